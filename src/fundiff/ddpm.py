@@ -50,7 +50,7 @@ class Schedule:
         """alpha_bar_t with alpha_bar_{-1} = 1 (works elementwise on a tensor of timesteps)."""
         t = torch.as_tensor(t, dtype=torch.long)
         ac = torch.cat([self.alphas_cumprod.new_ones(1), self.alphas_cumprod])
-        return ac[t + 1]
+        return ac.to(t.device)[t + 1]
 
     @classmethod
     def linear(cls, beta_start: float, beta_end: float, num_timesteps: int) -> Schedule:
@@ -199,3 +199,37 @@ def cfg_batched(
     out = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, uncond]))
     eps_c, eps_u = out[:n], out[n:]
     return cfg(eps_u, eps_c, scale)
+
+
+EpsFn = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def sample_loop(
+    eps_fn: EpsFn,
+    schedule: Schedule,
+    x: torch.Tensor,
+    timesteps: list[int],
+    generator: torch.Generator,
+    variance_type: str = "fixed_large",
+    clip_x0: tuple[float, float] | None = None,
+    after_step: Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Iterative denoising along consecutive pairs (t, t') of ``timesteps``.
+
+    ``eps_fn(x_t, t) -> (eps_hat, predicted_variance or None)`` hides the model (and any CFG,
+    anagram or hybrid combination). Noise z is drawn from ``generator`` on the CPU, so a seed gives
+    the same samples on any device. ``after_step(x_t', t', x0_hat)`` may rewrite x_t' (inpainting)
+    or record frames; it returns the tensor to continue with.
+    """
+    for t, t_prev in zip(timesteps, timesteps[1:]):
+        eps_hat, predicted_variance = eps_fn(x, t)
+        noise = None
+        if t_prev >= 0:
+            noise = torch.randn(x.shape, generator=generator, dtype=torch.float32)
+            noise = noise.to(device=x.device, dtype=x.dtype)
+        x, x0_hat = posterior_step(
+            schedule, x, t, t_prev, eps_hat, noise, variance_type, predicted_variance, clip_x0
+        )
+        if after_step is not None:
+            x = after_step(x, t_prev, x0_hat)
+    return x

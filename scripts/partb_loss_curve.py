@@ -1,0 +1,18 @@
+"""Rule loss_curve: per-step training loss on a log scale."""
+
+import csv
+
+from fundiff import viz
+from fundiff.io import setup_logging
+
+smk = snakemake  # noqa: F821
+setup_logging(smk.log[0])
+with open(smk.input.losses) as f:
+    history = [{"step": int(r["step"]), "loss": float(r["loss"])} for r in csv.DictReader(f)]
+titles = {
+    "denoiser": "Single-step denoiser (L2 to the clean digit)",
+    "time_cond": "Time-conditioned DDPM (L2 to the noise)",
+    "class_cond": "Class-conditioned DDPM (L2 to the noise)",
+}
+viz.save_loss_curve(history, smk.output[0], titles[smk.wildcards.model],
+                    smooth=max(1, len(history) // 50))

@@ -1,0 +1,21 @@
+"""Rule noising_grid (B1.2): z = x + sigma eps for each sigma, on a few test digits."""
+
+import torch
+
+from fundiff import viz
+from fundiff.data import to_float, to_uint8
+from fundiff.io import save_npz, setup_logging
+from fundiff.partb import add_noise
+
+smk = snakemake  # noqa: F821
+setup_logging(smk.log[0])
+p = smk.params.noising
+data = torch.load(smk.input.mnist)
+x = to_float(data["test_images"][: p["num_digits"]])
+g = torch.Generator().manual_seed(smk.params.seed)
+sigmas = p["sigmas"]
+noisy = [add_noise(x, s, g) for s in sigmas]  # [sigma][digit]
+rows = [[noisy[j][i] for j in range(len(sigmas))] for i in range(len(x))]
+viz.save_panel(rows, smk.output.png, col_titles=[f"σ = {s}" for s in sigmas])
+save_npz(smk.output.npz, images=torch.stack([to_uint8(z) for z in noisy]).numpy(),
+         sigmas=torch.tensor(sigmas).numpy())

@@ -1,0 +1,32 @@
+"""Rule sample (B2.3 / B2.5): a grid of DDPM samples (+ raw .npz) after one epoch."""
+
+from pathlib import Path
+
+from fundiff import viz
+from fundiff.data import to_uint8
+from fundiff.ddpm import Schedule
+from fundiff.device import resolve_device, setup_torch
+from fundiff.io import save_npz, setup_logging
+from fundiff.partb import class_grid_labels, sample
+from fundiff.train import load_model
+
+smk = snakemake  # noqa: F821
+log = setup_logging(smk.log[0])
+setup_torch(smk.threads)
+device = resolve_device(smk.params.device)
+epoch = int(smk.wildcards.epoch)
+model = load_model(Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt", device)
+s = smk.params.schedule
+schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
+p = smk.params.sample
+seed = smk.params.seed + epoch  # a fixed, documented seed per grid
+if smk.wildcards.model == "class_cond":
+    labels = class_grid_labels(p["samples_per_class"])
+    x, _ = sample(model, schedule, len(labels), seed, labels, p["guidance_scale"], device=device)
+    extra = {"labels": labels.numpy(), "guidance_scale": p["guidance_scale"]}
+else:
+    x, _ = sample(model, schedule, p["num_samples"], seed, device=device)
+    extra = {}
+log.info("sampled %d digits from %s epoch %d (seed %d)", len(x), smk.wildcards.model, epoch, seed)
+viz.save_grid(x, smk.output.png, nrow=10)
+save_npz(smk.output.npz, images=to_uint8(x).numpy(), seed=seed, **extra)

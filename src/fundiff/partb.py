@@ -1,0 +1,67 @@
+"""Part B experiments on top of the library: noising, one-step denoising, DDPM sampling + CFG."""
+
+from __future__ import annotations
+
+import torch
+
+from . import ddpm
+from .unet import UNet
+
+
+def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """z = x + sigma eps (spec B 1.2), eps ~ N(0, I) from ``generator`` (CPU)."""
+    return x + sigma * torch.randn(x.shape, generator=generator).to(x.device)
+
+
+@torch.no_grad()
+def denoise(model: UNet, z: torch.Tensor) -> torch.Tensor:
+    return model(z)
+
+
+@torch.no_grad()
+def sample(
+    model: UNet,
+    schedule: ddpm.Schedule,
+    n: int,
+    seed: int,
+    labels: torch.Tensor | None = None,
+    guidance_scale: float = 1.0,
+    frame_every: int = 0,
+    device: torch.device | str = "cpu",
+    clip_x0: tuple[float, float] | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """DDPM sampling (spec Algorithm B.2; B.4 with ``labels``): x_T ~ N(0, I), t = T-1 ... 0.
+
+    With ``labels`` the noise estimate is CFG over one batched forward of conditional and
+    unconditional halves: eps = eps_u + gamma (eps_c - eps_u). Returns the samples (N, 1, 28, 28)
+    and, if ``frame_every``, the sequence of x_t every ``frame_every`` steps (plus the last).
+    """
+    g = torch.Generator().manual_seed(seed)
+    T = schedule.num_timesteps
+    x = torch.randn((n, 1, 28, 28), generator=g).to(device)
+    if labels is not None:
+        labels = labels.to(device)
+        uncond = torch.full_like(labels, -1)
+
+    def eps_fn(x_t, t):
+        t_in = torch.full((x_t.shape[0],), t / T, device=x_t.device)
+        if labels is None:
+            return model(x_t, t_in), None
+        return ddpm.cfg_batched(model, x_t, t_in, labels, uncond, guidance_scale), None
+
+    frames: list[torch.Tensor] = [x.cpu()] if frame_every else []
+
+    def record(x_prev, t_prev, x0_hat):
+        if frame_every and (t_prev % frame_every == 0 or t_prev < 0):
+            frames.append(x_prev.cpu())
+        return x_prev
+
+    x = ddpm.sample_loop(
+        eps_fn, schedule, x, ddpm.full_timesteps(T), g, "fixed_large", clip_x0, record
+    )
+    return x, frames
+
+
+def class_grid_labels(per_class: int, num_classes: int = 10) -> torch.Tensor:
+    """Labels for a per_class x num_classes grid: row r holds digits 0..9 (make_grid nrow=10)."""
+    return torch.arange(num_classes).repeat(per_class)
