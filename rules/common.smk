@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: config validation, target lists, params, library inputs.
+# Helpers shared by all rule files (config validation, target lists, params, library inputs).
 import sys
 from pathlib import Path
 
@@ -17,7 +17,7 @@ LIB_DIR = Path(workflow.basedir) / "src" / "fundiff"
 
 
 def lib(*modules):
-    """Library source files a rule depends on: editing them reruns the rule (Snakemake tracks
+    """Library source files that a rule uses, declared as inputs so that editing them reruns it (Snakemake tracks
     only script files by itself)."""
     return sorted(str(LIB_DIR / f"{m}.py") for m in modules)
 
@@ -73,9 +73,7 @@ def partb_figures():
     den = PARTB["denoiser"]
     out = ["results/partb/noising/grid.png", "results/partb/denoiser/ood.png"]
     out += expand("results/partb/{model}/loss.png", model=MODELS)
-    out += expand(
-        "results/partb/denoiser/denoised/epoch_{epoch}.png", epoch=den["show_epochs"]
-    )
+    out += expand("results/partb/denoiser/denoised/epoch_{epoch}.png", epoch=den["show_epochs"])
     for model in CONDITIONED:
         out += expand(
             "results/partb/{model}/samples/epoch_{epoch}.png",

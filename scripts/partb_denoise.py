@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from fundiff import viz
-from fundiff.data import to_float, to_uint8
+from fundiff.data import pick_digits, to_float, to_uint8
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import add_noise, denoise
 from fundiff.train import load_model
@@ -15,11 +15,20 @@ setup_logging(smk.log[0])
 epoch = int(smk.wildcards.epoch)
 model = load_model(Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt")
 data = torch.load(smk.input.mnist)
-x = to_float(data["test_images"][: smk.params.num_digits])
+x = to_float(pick_digits(data["test_images"], data["test_labels"], smk.params.num_digits))
 z = add_noise(x, smk.params.sigma, torch.Generator().manual_seed(smk.params.seed))
 x_hat = denoise(model, z)
 rows = [list(x), list(z), list(x_hat)]
-viz.save_panel(rows, smk.output.png,
-               row_titles=["clean x", f"noisy z (σ={smk.params.sigma})", f"D(z), epoch {epoch}"])
-save_npz(smk.output.npz, clean=to_uint8(x).numpy(), noisy=to_uint8(z).numpy(),
-         denoised=to_uint8(x_hat).numpy(), noisy_float=z.numpy(), denoised_float=x_hat.numpy())
+viz.save_panel(
+    rows,
+    smk.output.png,
+    row_titles=["clean x", f"noisy z (σ={smk.params.sigma})", f"D(z), epoch {epoch}"],
+)
+save_npz(
+    smk.output.npz,
+    clean=to_uint8(x).numpy(),
+    noisy=to_uint8(z).numpy(),
+    denoised=to_uint8(x_hat).numpy(),
+    noisy_float=z.numpy(),
+    denoised_float=x_hat.numpy(),
+)

@@ -21,6 +21,14 @@ schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
 g = smk.params.gif
 # class_cond: digits 0, 1, 2, ... with CFG; time_cond: unconditional samples
 labels = torch.arange(g["num_samples"]) % 10 if smk.wildcards.model == "class_cond" else None
-_, frames = sample(model, schedule, g["num_samples"], smk.params.seed, labels,
-                   smk.params.guidance_scale, frame_every=g["frame_every"], device=device)
+_, frames = sample(
+    model,
+    schedule,
+    g["num_samples"],
+    smk.params.seed,
+    labels,
+    smk.params.guidance_scale,
+    frame_every=g["frame_every"],
+    device=device,
+)
 viz.save_gif(frames, smk.output.gif, nrow=g["num_samples"], fps=g["fps"])

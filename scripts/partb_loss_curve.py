@@ -14,5 +14,6 @@ titles = {
     "time_cond": "Time-conditioned DDPM (L2 to the noise)",
     "class_cond": "Class-conditioned DDPM (L2 to the noise)",
 }
-viz.save_loss_curve(history, smk.output[0], titles[smk.wildcards.model],
-                    smooth=max(1, len(history) // 50))
+viz.save_loss_curve(
+    history, smk.output[0], titles[smk.wildcards.model], smooth=max(1, len(history) // 50)
+)

@@ -3,7 +3,7 @@
 import torch
 
 from fundiff import viz
-from fundiff.data import to_float, to_uint8
+from fundiff.data import pick_digits, to_float, to_uint8
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import add_noise
 
@@ -11,11 +11,14 @@ smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
 p = smk.params.noising
 data = torch.load(smk.input.mnist)
-x = to_float(data["test_images"][: p["num_digits"]])
+x = to_float(pick_digits(data["test_images"], data["test_labels"], p["num_digits"]))
 g = torch.Generator().manual_seed(smk.params.seed)
 sigmas = p["sigmas"]
 noisy = [add_noise(x, s, g) for s in sigmas]  # [sigma][digit]
 rows = [[noisy[j][i] for j in range(len(sigmas))] for i in range(len(x))]
 viz.save_panel(rows, smk.output.png, col_titles=[f"σ = {s}" for s in sigmas])
-save_npz(smk.output.npz, images=torch.stack([to_uint8(z) for z in noisy]).numpy(),
-         sigmas=torch.tensor(sigmas).numpy())
+save_npz(
+    smk.output.npz,
+    images=torch.stack([to_uint8(z) for z in noisy]).numpy(),
+    sigmas=torch.tensor(sigmas).numpy(),
+)

@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from fundiff import viz
-from fundiff.data import to_float, to_uint8
+from fundiff.data import pick_digits, to_float, to_uint8
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import add_noise, denoise
 from fundiff.train import load_model
@@ -14,7 +14,7 @@ smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
 model = load_model(Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt")
 data = torch.load(smk.input.mnist)
-x = to_float(data["test_images"][: smk.params.num_digits])
+x = to_float(pick_digits(data["test_images"], data["test_labels"], smk.params.num_digits))
 sigmas = smk.params.sigmas
 g = torch.Generator().manual_seed(smk.params.seed)
 noisy = [add_noise(x, s, g) for s in sigmas]
@@ -23,8 +23,16 @@ rows = []
 for i in range(len(x)):
     rows.append([z[i] for z in noisy])
     rows.append([d[i] for d in denoised])
-viz.save_panel(rows, smk.output.png, col_titles=[f"σ = {s}" for s in sigmas],
-               row_titles=[t for _ in x for t in ("noisy", "denoised")])
-save_npz(smk.output.npz, clean=to_uint8(x).numpy(), sigmas=torch.tensor(sigmas).numpy(),
-         noisy=torch.stack([to_uint8(z) for z in noisy]).numpy(),
-         denoised=torch.stack([to_uint8(d) for d in denoised]).numpy())
+viz.save_panel(
+    rows,
+    smk.output.png,
+    col_titles=[f"σ = {s}" for s in sigmas],
+    row_titles=[t for _ in x for t in ("noisy", "denoised")],
+)
+save_npz(
+    smk.output.npz,
+    clean=to_uint8(x).numpy(),
+    sigmas=torch.tensor(sigmas).numpy(),
+    noisy=torch.stack([to_uint8(z) for z in noisy]).numpy(),
+    denoised=torch.stack([to_uint8(d) for d in denoised]).numpy(),
+)

@@ -103,7 +103,7 @@ def test_learned_range_variance_matches_get_variance():
     ref.set_timesteps(timesteps=ts)
     sched = ddpm.Schedule.from_alphas_cumprod(ref.alphas_cumprod)
     v = torch.linspace(-1, 1, 12).reshape(1, 3, 2, 2)
-    for t, t_prev in zip(ts, ts[1:]):
+    for t, t_prev in zip(ts[:-1], ts[1:], strict=True):
         want = ref._get_variance(t, predicted_variance=v)
         got = ddpm.step_log_variance(sched, t, t_prev, "learned_range", v)
         torch.testing.assert_close(got.float(), want, rtol=1e-4, atol=1e-5)

@@ -41,7 +41,7 @@ def _message(err: jsonschema.ValidationError, root_schema: dict) -> str:
     if err.validator == "enum":
         return f"config key '{where}' = {err.instance!r} must be one of {err.validator_value}"
     if err.validator == "type":
-        return (f"config key '{where}' = {err.instance!r} must be of type {err.validator_value}")
+        return f"config key '{where}' = {err.instance!r} must be of type {err.validator_value}"
     return f"config key '{where}' = {err.instance!r}: {err.message}"
 
 
@@ -58,8 +58,11 @@ def validate(config: dict, schema_path: str | Path) -> dict:
 
 def _cross_checks(config: dict) -> None:
     pb = config["partb"]
-    for model, key in (("denoiser", "show_epochs"), ("time_cond", "sample_epochs"),
-                       ("class_cond", "sample_epochs")):
+    for model, key in (
+        ("denoiser", "show_epochs"),
+        ("time_cond", "sample_epochs"),
+        ("class_cond", "sample_epochs"),
+    ):
         epochs = pb[model]["epochs"]
         too_late = [e for e in pb[model][key] if e > epochs]
         if too_late:

@@ -81,3 +81,18 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """float (N, 1, 28, 28) in [0, 1] (clipped) -> uint8 (N, 28, 28)."""
     return (x.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).squeeze(1).cpu()
+
+
+def pick_digits(images: torch.Tensor, labels: torch.Tensor, n: int) -> torch.Tensor:
+    """n fixed test digits cycling through the classes 0, 1, 2, ... (first of each class)."""
+    order = []
+    per_class = [torch.nonzero(labels == c).flatten().tolist() for c in range(10)]
+    i = 0
+    while len(order) < n:
+        c, k = i % 10, i // 10
+        if k < len(per_class[c]):
+            order.append(per_class[c][k])
+        i += 1
+        if i > 10 * len(labels):
+            raise ValueError(f"cannot pick {n} digits from {len(labels)}")
+    return images[torch.tensor(order)]

@@ -20,8 +20,8 @@ alpha_bar_t), and the "previous" timestep of the last step is ``-1`` with alpha_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -73,7 +73,9 @@ def strided_timesteps(start: int, stride: int) -> list[int]:
     (``full_timesteps``) also takes the last, noise-free step to alpha_bar_{-1} = 1.
     """
     if start < 0 or stride <= 0:
-        raise ValueError(f"strided_timesteps needs start >= 0 and stride > 0, got {start}, {stride}")
+        raise ValueError(
+            f"strided_timesteps needs start >= 0 and stride > 0, got {start}, {stride}"
+        )
     return list(range(start, -1, -stride))
 
 
@@ -221,7 +223,7 @@ def sample_loop(
     the same samples on any device. ``after_step(x_t', t', x0_hat)`` may rewrite x_t' (inpainting)
     or record frames; it returns the tensor to continue with.
     """
-    for t, t_prev in zip(timesteps, timesteps[1:]):
+    for t, t_prev in zip(timesteps[:-1], timesteps[1:], strict=True):
         eps_hat, predicted_variance = eps_fn(x, t)
         noise = None
         if t_prev >= 0:

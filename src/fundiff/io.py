@@ -77,7 +77,9 @@ def setup_logging(log_path: str | None) -> logging.Logger:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         sys.stderr = open(log_path, "w", buffering=1)  # noqa: SIM115 - lives for the script
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
         force=True,
     )
     return logging.getLogger("fundiff")

@@ -160,7 +160,9 @@ def train(
 
     n = x_all.shape[0]
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-    autocast = torch.autocast("cuda", torch.bfloat16, enabled=cfg.amp_bf16 and device.type == "cuda")
+    autocast = torch.autocast(
+        "cuda", torch.bfloat16, enabled=cfg.amp_bf16 and device.type == "cuda"
+    )
     bar = tqdm(
         total=cfg.epochs * steps_per_epoch,
         initial=start_epoch * steps_per_epoch,
@@ -187,7 +189,12 @@ def train(
                 ema.update_parameters(model)
             step += 1
             history.append(
-                {"step": step, "epoch": epoch + 1, "loss": loss.item(), "lr": sched.get_last_lr()[0]}
+                {
+                    "step": step,
+                    "epoch": epoch + 1,
+                    "loss": loss.item(),
+                    "lr": sched.get_last_lr()[0],
+                }
             )
             bar.update(1)
         sched.step()

@@ -44,9 +44,7 @@ class DownConv(nn.Sequential):
 
 class UpConv(nn.Sequential):
     def __init__(self, d_in: int, d_out: int):
-        super().__init__(
-            nn.ConvTranspose2d(d_in, d_out, 4, 2, 1), nn.BatchNorm2d(d_out), nn.GELU()
-        )
+        super().__init__(nn.ConvTranspose2d(d_in, d_out, 4, 2, 1), nn.BatchNorm2d(d_out), nn.GELU())
 
 
 class Flatten(nn.Sequential):

@@ -43,8 +43,9 @@ def save_image(x: torch.Tensor, path, value_range=(0.0, 1.0), upscale: int = 1) 
 
 def grid(images: torch.Tensor, nrow: int, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
     """make_grid over (N, C, H, W) images in [0, 1]."""
-    return make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding,
-                     pad_value=pad_value)
+    return make_grid(
+        images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=pad_value
+    )
 
 
 def save_grid(images: torch.Tensor, path, nrow: int, upscale: int = 2, **kw) -> None:
@@ -95,8 +96,12 @@ def save_loss_curve(history: Sequence[dict], path, title: str, smooth: int = 0) 
     ax.plot(steps, loss, lw=0.6, alpha=0.5 if smooth else 1.0, label="per step")
     if smooth and len(loss) > smooth:
         k = np.ones(smooth) / smooth
-        ax.plot(steps[smooth - 1 :], np.convolve(loss, k, mode="valid"), lw=1.5,
-                label=f"moving average ({smooth})")
+        ax.plot(
+            steps[smooth - 1 :],
+            np.convolve(loss, k, mode="valid"),
+            lw=1.5,
+            label=f"moving average ({smooth})",
+        )
         ax.legend(fontsize=8)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
@@ -106,8 +111,14 @@ def save_loss_curve(history: Sequence[dict], path, title: str, smooth: int = 0) 
     _save_fig(fig, path)
 
 
-def save_gif(frames: Sequence[torch.Tensor], path, nrow: int, fps: float = 20,
-             hold_last: int = 10, upscale: int = 2) -> None:
+def save_gif(
+    frames: Sequence[torch.Tensor],
+    path,
+    nrow: int,
+    fps: float = 20,
+    hold_last: int = 10,
+    upscale: int = 2,
+) -> None:
     """Animate a sequence of image batches (each (N, C, H, W) in [0, 1]) as one grid per frame."""
     arrs = []
     for f in frames:

