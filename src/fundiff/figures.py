@@ -1,0 +1,99 @@
+"""Figure tables: the contract between the rules that make figures and the report.
+
+A rule that produces a writeup figure as a table of images (rows of t, i_start, prompts ...)
+writes each cell as a PNG/GIF and one JSON *table spec* beside them::
+
+    {
+      "section": "A1.1",                       # writeup section id (see SECTIONS)
+      "title": "Forward process",
+      "columns": ["original", "t = 250", ...], # header row, may be empty
+      "rows": [{"label": "campanile",
+                "cells": [{"src": "campanile_t250.png", "caption": "t = 250",
+                           "rotate180": false}, ...]}],
+      "params": {"t": [250, 500, 750], "seed": 180}   # values actually used (plain JSON)
+    }
+
+``src`` paths are relative to the JSON file. The report renders every table it is given and
+shows every image the tables list; ``rotate180`` cells are shown upside down (visual anagrams).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .io import write_text
+
+SECTIONS = {
+    "A0": "Part 0: text-to-image with the pretrained model",
+    "A1.1": "1.1 Forward process",
+    "A1.2": "1.2 Classical denoising (Gaussian blur)",
+    "A1.3": "1.3 One-step denoising",
+    "A1.4": "1.4 Iterative denoising",
+    "A1.5": "1.5 Sampling from pure noise",
+    "A1.6": "1.6 Classifier-free guidance",
+    "A1.7": "1.7 Image-to-image translation (SDEdit)",
+    "A1.7.1": "1.7.1 Editing web and hand-drawn images",
+    "A1.7.2": "1.7.2 Inpainting",
+    "A1.7.3": "1.7.3 Text-conditional image-to-image translation",
+    "A1.8": "1.8 Visual anagrams",
+    "A1.9": "1.9 Hybrid images",
+    "B1.2": "1.2 Adding noise",
+    "B1.2.1": "1.2.1 Training the single-step denoiser",
+    "B1.2.2": "1.2.2 Out-of-distribution noise levels",
+    "B2.2": "2.2 Training the time-conditioned UNet",
+    "B2.3": "2.3 Sampling from the time-conditioned UNet",
+    "B2.4": "2.4 Training the class-conditioned UNet",
+    "B2.5": "2.5 Sampling from the class-conditioned UNet",
+    "B3": "3 Bells & whistles: sampling GIFs",
+}
+
+
+def cell(src: str | os.PathLike, caption: str = "", rotate180: bool = False) -> dict:
+    return {"src": str(src), "caption": caption, "rotate180": rotate180}
+
+
+def write_table(
+    path: str | os.PathLike,
+    section: str,
+    title: str,
+    rows: Sequence[dict],
+    columns: Sequence[str] = (),
+    params: dict | None = None,
+) -> None:
+    """Write a table spec; cell ``src`` given as paths are made relative to the JSON file."""
+    if section not in SECTIONS:
+        raise ValueError(f"unknown writeup section {section!r}; known: {', '.join(SECTIONS)}")
+    base = Path(path).parent
+    out_rows = []
+    for row in rows:
+        cells = []
+        for c in row["cells"]:
+            src = Path(c["src"])
+            rel = (
+                os.path.relpath(src, base)
+                if src.is_absolute() or src.parts[:1] == ("results",)
+                else str(src)
+            )
+            cells.append({**c, "src": rel})
+        out_rows.append({"label": row.get("label", ""), "cells": cells})
+    spec = {
+        "section": section,
+        "title": title,
+        "columns": list(columns),
+        "rows": out_rows,
+        "params": params or {},
+    }
+    write_text(path, json.dumps(spec, indent=1, sort_keys=True) + "\n")
+
+
+def read_table(path: str | os.PathLike) -> dict:
+    """Load a table spec and resolve its cell paths relative to the JSON file."""
+    path = Path(path)
+    spec = json.loads(path.read_text())
+    for row in spec["rows"]:
+        for c in row["cells"]:
+            c["path"] = str(path.parent / c["src"])
+    return spec
