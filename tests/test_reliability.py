@@ -46,8 +46,14 @@ partb:
 
 
 def _train_target(wd: Path) -> list[str]:
-    return ["results/partb/class_cond/losses.csv", "--cores", "2",
-            "--configfile", "configs/tiny.yaml", "crash.yaml"]
+    return [
+        "results/partb/class_cond/losses.csv",
+        "--cores",
+        "2",
+        "--configfile",
+        "configs/tiny.yaml",
+        "crash.yaml",
+    ]
 
 
 def test_hard_kill_then_rerun_resumes_bit_identical(tmp_path):
@@ -58,9 +64,14 @@ def test_hard_kill_then_rerun_resumes_bit_identical(tmp_path):
     wd = copy_workflow(tmp_path / "crashed")
     (wd / "crash.yaml").write_text(CRASH_CONFIG)
     env = {**os.environ, "PYTHONPATH": str(wd / "src")}
-    proc = subprocess.Popen([*SNAKEMAKE, *_train_target(wd)], cwd=wd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, *_train_target(wd)],
+        cwd=wd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     log = wd / "logs/partb/train_class_cond.log"
     deadline = time.time() + 300
     try:
@@ -77,6 +88,11 @@ def test_hard_kill_then_rerun_resumes_bit_identical(tmp_path):
     assert (wd / "results/partb/class_cond/_training/resume.pt").exists()
     assert not (wd / "results/partb/class_cond/losses.csv").exists()
 
+    # Snakemake itself was SIGKILLed, so its directory lock is stale: the same command refuses
+    # with Snakemake's own message; `--unlock` (documented in the README) clears it.
+    refused = run_snakemake(wd, *_train_target(wd), check=False)
+    assert refused.returncode != 0 and "cannot be locked" in refused.stdout + refused.stderr
+    run_snakemake(wd, "--unlock", *_train_target(wd))
     run_snakemake(wd, *_train_target(wd))  # the same command again
     text = log.read_text()
     m = re.search(r"resuming class training from epoch (\d+)", text)
