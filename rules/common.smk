@@ -58,10 +58,15 @@ def sample_params(wildcards):
     model = PARTB[wildcards.model]
     if wildcards.model == "class_cond":
         return {
+            "hidden": model["hidden"],
             "samples_per_class": model["samples_per_class"],
             "guidance_scale": model["guidance_scale"],
         }
-    return {"num_samples": model["num_samples"]}
+    return {"hidden": model["hidden"], "num_samples": model["num_samples"]}
+
+
+def hidden(wildcards):
+    return PARTB[wildcards.model]["hidden"]
 
 
 def final_epoch(wildcards):

@@ -76,6 +76,7 @@ rule denoise_test:
         "../envs/fundiff.yaml"
     params:
         sigma=PARTB["denoiser"]["sigma"],
+        hidden=PARTB["denoiser"]["hidden"],
         num_digits=PARTB["denoiser"]["num_test_digits"],
         seed=config["seed"],
     script:
@@ -97,6 +98,7 @@ rule denoise_ood:
         "../envs/fundiff.yaml"
     params:
         sigmas=PARTB["denoiser"]["ood_sigmas"],
+        hidden=PARTB["denoiser"]["hidden"],
         epoch=PARTB["denoiser"]["epochs"],
         num_digits=3,
         seed=config["seed"],
@@ -149,6 +151,7 @@ rule sampling_gif:
     params:
         gif=PARTB["gif"],
         epoch=final_epoch,
+        hidden=hidden,
         guidance_scale=PARTB["class_cond"]["guidance_scale"],
         schedule=PARTB["schedule"],
         seed=config["seed"],

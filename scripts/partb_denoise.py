@@ -13,7 +13,9 @@ from fundiff.train import load_model
 smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
 epoch = int(smk.wildcards.epoch)
-model = load_model(Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt")
+model = load_model(
+    Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt", expect={"num_hiddens": smk.params.hidden}
+)
 data = torch.load(smk.input.mnist)
 x = to_float(pick_digits(data["test_images"], data["test_labels"], smk.params.num_digits))
 z = add_noise(x, smk.params.sigma, torch.Generator().manual_seed(smk.params.seed))

@@ -15,7 +15,11 @@ smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
 setup_torch(smk.threads)
 device = resolve_device(smk.params.device)
-model = load_model(Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt", device)
+model = load_model(
+    Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt",
+    device,
+    expect={"num_hiddens": smk.params.hidden},
+)
 s = smk.params.schedule
 schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
 g = smk.params.gif

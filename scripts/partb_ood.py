@@ -12,7 +12,10 @@ from fundiff.train import load_model
 
 smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
-model = load_model(Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt")
+model = load_model(
+    Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt",
+    expect={"num_hiddens": smk.params.hidden},
+)
 data = torch.load(smk.input.mnist)
 x = to_float(pick_digits(data["test_images"], data["test_labels"], smk.params.num_digits))
 sigmas = smk.params.sigmas

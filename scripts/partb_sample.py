@@ -15,10 +15,12 @@ log = setup_logging(smk.log[0])
 setup_torch(smk.threads)
 device = resolve_device(smk.params.device)
 epoch = int(smk.wildcards.epoch)
-model = load_model(Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt", device)
+p = smk.params.sample
+model = load_model(
+    Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt", device, expect={"num_hiddens": p["hidden"]}
+)
 s = smk.params.schedule
 schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
-p = smk.params.sample
 seed = smk.params.seed + epoch  # a fixed, documented seed per grid
 if smk.wildcards.model == "class_cond":
     labels = class_grid_labels(p["samples_per_class"])

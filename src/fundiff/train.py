@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from . import ddpm
+from .errors import CheckpointError
 from .io import torch_save
 from .unet import UNet
 
@@ -234,24 +235,37 @@ def train(
     return history
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> UNet:
-    """Load an epoch checkpoint written by :func:`train` (weights + architecture)."""
+def load_model(
+    path: str | Path, device: torch.device | str = "cpu", expect: dict | None = None
+) -> UNet:
+    """Load an epoch checkpoint written by :func:`train` (weights + architecture).
+
+    ``expect`` (e.g. ``{"num_hiddens": 32}`` from the config) must match the checkpoint's
+    architecture; a mismatch is one clear error rather than a wall of missing keys.
+    """
     path = Path(path)
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
-        raise RuntimeError(
+        raise CheckpointError(
             f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and rerun the "
             "training rule"
         ) from None
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path}: not a fundiff checkpoint (no model_config/state_dict)")
+        raise CheckpointError(f"{path}: not a fundiff checkpoint (no model_config/state_dict)")
+    for key, want in (expect or {}).items():
+        got = ckpt["model_config"].get(key)
+        if got != want:
+            raise CheckpointError(
+                f"{path}: checkpoint has {key}={got} but the config asks for {want}; rerun its "
+                "training (snakemake --forcerun train) or fix the config"
+            )
     model = UNet(**ckpt["model_config"])
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         first = str(e).strip().splitlines()
-        raise RuntimeError(
+        raise CheckpointError(
             f"{path}: checkpoint does not fit UNet({ckpt['model_config']}): "
             f"{first[1].strip() if len(first) > 1 else first[0]}"
         ) from None

@@ -1,0 +1,18 @@
+"""User-facing errors: a problem with the user's input, worded as one actionable line.
+
+Scripts run under :func:`fundiff.io.setup_logging`, whose exception hook prints a ``UserError``
+as the single line ``error: <message>`` (no traceback wall) and exits non-zero; any other
+exception is a bug and keeps its full traceback.
+"""
+
+
+class UserError(Exception):
+    """Bad input (config key, file, prompt, checkpoint, access): one line naming it and the fix."""
+
+
+class CheckpointError(UserError, RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+class DataError(UserError, RuntimeError):
+    """A dataset or image that cannot be fetched or read."""
