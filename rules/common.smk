@@ -114,9 +114,7 @@ def pa_lib():
 
 def pa_sdedit_images(sdir):
     sd = PARTA["sdedit"]
-    return {"a1_7": sd["images"], "a1_7_1": sd["edit_images"], "a1_7_3": sd["text"]["images"]}[
-        sdir
-    ]
+    return {"a1_7": sd["images"], "a1_7_1": sd["edit_images"], "a1_7_3": sd["text"]["images"]}[sdir]
 
 
 def pa_parts_keys(sdir):
@@ -253,7 +251,9 @@ def pa_cells(sdir, key="{key}"):
         return out + [f"{d}/{prefix}_t{t}.png" for t in ts]
     if sdir == "a1_4":
         out = [f"{d}/iter_t{t}.png" for t in pa_frame_ts()] + [f"{d}/iter_final.png"]
-        return out + [f"{d}/{c}.png" for c in ("original", "noisy", "blur", "one_step", "iterative")]
+        return out + [
+            f"{d}/{c}.png" for c in ("original", "noisy", "blur", "one_step", "iterative")
+        ]
     n = PARTA["sample" if sdir == "a1_5" else "cfg"]["num"]
     return [f"{d}/sample_{k}.png" for k in range(n)]
 
@@ -306,7 +306,9 @@ def pa_table_params(wildcards):
         out["pairs"] = [dict(p) for p in PARTA["anagrams"]["pairs"]]
     else:
         h = PARTA["hybrids"]
-        out.update(pairs=[dict(p) for p in h["pairs"]], kernel_size=h["kernel_size"], sigma=h["sigma"])
+        out.update(
+            pairs=[dict(p) for p in h["pairs"]], kernel_size=h["kernel_size"], sigma=h["sigma"]
+        )
     return out
 
 

@@ -326,3 +326,9 @@ rule parta_table:
         table_params=pa_table_params,
     script:
         "../scripts/parta_table.py"
+
+
+rule parta_all:
+    """Part A only: every table (and so every figure) of the configured backend."""
+    input:
+        parta_tables(),

@@ -34,7 +34,9 @@ def main(smk, log):
         image,
         [
             table.cell(f"{image}/original", x_0[0], "original"),
-            table.cell(f"{image}/mask", mask[0].expand(backend.channels, -1, -1), "mask", model=False),
+            table.cell(
+                f"{image}/mask", mask[0].expand(backend.channels, -1, -1), "mask", model=False
+            ),
             table.cell(f"{image}/to_replace", masked01[0], "to replace", model=False),
             table.cell(f"{image}/inpainted", x[0], "inpainted"),
         ],

@@ -24,9 +24,7 @@ def main(smk, log):
     params["timesteps"] = ts
     if p.section == "A1.6":
         params["guidance_scale"] = p.guidance_scale
-    table.write(
-        smk.output.table, p.section, title, [f"sample {k + 1}" for k in range(n)], params
-    )
+    table.write(smk.output.table, p.section, title, [f"sample {k + 1}" for k in range(n)], params)
     log.info("%s: %d samples", p.section, n)
 
 

@@ -139,8 +139,10 @@ def test_anagram_identical_prompts_on_flip_symmetric_input_is_plain_estimate():
     torch.testing.assert_close(var, want_var)
     # and with a non-symmetric input the two views really differ
     x2 = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(4))
-    assert not torch.allclose(parta.anagram_eps_fn(b, c, c, u, 7.0)(x2, 300)[0],
-                              parta.cfg_predict(b, x2, 300, c, u, 7.0)[0])
+    assert not torch.allclose(
+        parta.anagram_eps_fn(b, c, c, u, 7.0)(x2, 300)[0],
+        parta.cfg_predict(b, x2, 300, c, u, 7.0)[0],
+    )
 
 
 def test_flip_is_upside_down():
@@ -201,7 +203,9 @@ def test_sdedit_and_samplers_are_deterministic():
 
 def test_leading_timesteps():
     assert parta.leading_timesteps(1000, 20)[:2] == [950, 900]
-    assert parta.leading_timesteps(1000, 20)[-1] == 0 and len(parta.leading_timesteps(1000, 20)) == 20
+    assert (
+        parta.leading_timesteps(1000, 20)[-1] == 0 and len(parta.leading_timesteps(1000, 20)) == 20
+    )
     with pytest.raises(ValueError):
         parta.leading_timesteps(10, 20)
 
@@ -242,8 +246,12 @@ def test_mnist_backend_from_checkpoint(tmp_path):
     model = cfg.build_model().eval()
     ckpt = tmp_path / "epoch_001.pt"
     torch_save(
-        {"config": asdict(cfg), "model_config": model.config(), "epoch": 1,
-         "state_dict": model.state_dict()},
+        {
+            "config": asdict(cfg),
+            "model_config": model.config(),
+            "epoch": 1,
+            "state_dict": model.state_dict(),
+        },
         ckpt,
     )
     b = load_backend({"name": "mnist"}, "cpu", checkpoint=str(ckpt))

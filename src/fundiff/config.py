@@ -115,7 +115,9 @@ def _parta_checks(config: dict) -> None:
     for section in ("anagrams", "hybrids"):
         names = [pair["name"] for pair in pa[section]["pairs"]]
         if len(set(names)) != len(names):
-            raise ConfigError(f"config key 'parta.{section}.pairs' repeats a name; names must differ")
+            raise ConfigError(
+                f"config key 'parta.{section}.pairs' repeats a name; names must differ"
+            )
     for spec in pa["inpaint"]:
         name = spec["image"]
         if ("rects" in spec) == ("mask" in spec):

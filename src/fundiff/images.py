@@ -83,7 +83,9 @@ def open_image(path) -> Image.Image:
             im.load()
             return im.copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"image file {path} is not a readable image ({type(e).__name__})") from None
+        raise ImageError(
+            f"image file {path} is not a readable image ({type(e).__name__})"
+        ) from None
 
 
 def load_source(source: str, base_dir=".", mnist_path=None, sha256=None, cache=None) -> Image.Image:

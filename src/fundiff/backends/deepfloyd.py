@@ -86,7 +86,7 @@ def from_pretrained(cls, model_id: str, key: str, **kw):
     """``cls.from_pretrained`` with every access failure turned into :func:`access_error`."""
     try:
         return cls.from_pretrained(model_id, **kw)
-    except (OSError, ValueError, EnvironmentError) as e:
+    except OSError as e:  # every huggingface_hub "cannot get it" error is an OSError
         raise access_error(model_id, e, key) from None
 
 
