@@ -62,7 +62,6 @@ rule parta_a0:
     params:
         **pa_common(),
         a0=PARTA["a0"],
-        out_dir=f"{PA_DIR}/a0",
     script:
         "../scripts/parta_a0.py"
 
@@ -88,7 +87,6 @@ rule parta_forward:
         t=PARTA["forward"]["t"],
         image_name=PARTA["forward"]["image"],
         invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
-        out_dir=f"{PA_DIR}/a1_1",
     script:
         "../scripts/parta_noisy.py"
 
@@ -115,7 +113,6 @@ rule parta_blur:
         blur=PARTA["blur"],
         image_name=PARTA["forward"]["image"],
         invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
-        out_dir=f"{PA_DIR}/a1_2",
     script:
         "../scripts/parta_noisy.py"
 
@@ -141,7 +138,6 @@ rule parta_one_step:
         t=PARTA["forward"]["t"],
         image_name=PARTA["forward"]["image"],
         invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
-        out_dir=f"{PA_DIR}/a1_3",
     script:
         "../scripts/parta_noisy.py"
 
@@ -169,7 +165,6 @@ rule parta_iterative:
         blur=PARTA["blur"],
         image_name=PARTA["forward"]["image"],
         invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
-        out_dir=f"{PA_DIR}/a1_4",
     script:
         "../scripts/parta_iterative.py"
 
@@ -193,7 +188,6 @@ rule parta_sample:
         **pa_common(),
         section="A1.5",
         samples=PARTA["sample"],
-        out_dir=f"{PA_DIR}/a1_5",
     script:
         "../scripts/parta_sample.py"
 
@@ -217,7 +211,6 @@ rule parta_cfg:
         **pa_common(),
         section="A1.6",
         samples=PARTA["cfg"],
-        out_dir=f"{PA_DIR}/a1_6",
     script:
         "../scripts/parta_sample.py"
 
@@ -245,7 +238,6 @@ rule parta_sdedit:
         i_start=PARTA["sdedit"]["i_start"],
         prompt=pa_sdedit_prompt,
         invert=pa_invert,
-        out_dir=f"{PA_DIR}/{{sdir}}",
     script:
         "../scripts/parta_sdedit.py"
 
@@ -272,7 +264,6 @@ rule parta_inpaint:
         mask=pa_inpaint_mask,
         prompt=PARTA["null_prompt"],
         invert=pa_invert,
-        out_dir=f"{PA_DIR}/a1_7_2",
     script:
         "../scripts/parta_inpaint.py"
 
@@ -300,7 +291,6 @@ rule parta_pair:
         kind=pa_pair_kind,
         prompts=pa_pair,
         hybrid=pa_hybrid_filter,
-        out_dir=f"{PA_DIR}/{{sdir}}",
     script:
         "../scripts/parta_pair.py"
 

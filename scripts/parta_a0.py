@@ -4,6 +4,8 @@ Stage I is our own CFG loop over diffusers' "leading" timesteps for N steps; wit
 stage II (IFSuperResolutionPipeline) upsamples the results (mnist has no stage II).
 """
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.parta_run import Table, backend_from_rule, generator, run
 
@@ -16,7 +18,7 @@ def main(smk, log):
     prompts = p.a0["prompts"]
     cond, uncond = backend.encode(prompts), backend.uncond(len(prompts))
     x = parta.sample_cfg(backend, cond, uncond, ts, generator(p.seed), p.guidance_scale)
-    table = Table(backend, p.out_dir, p.upscale)
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     table.row(
         f"{steps} steps",
         [table.cell(f"steps_{steps}/prompt_{k}", x[k], q) for k, q in enumerate(prompts)],

@@ -1,5 +1,7 @@
 """Rule parta_inpaint (A1.7.2): RePaint-style inpainting of one image (mask 1 = new content)."""
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.images import image_mask, rect_mask
 from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
@@ -28,7 +30,7 @@ def main(smk, log):
         generator(p.seed + 1),
         p.guidance_scale,
     )
-    table = Table(backend, p.out_dir, p.upscale)
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     masked01 = backend.from_model(x_0) * (1 - mask)  # the region to replace in black
     table.row(
         image,

@@ -1,6 +1,8 @@
 """Rule parta_iterative (A1.4): iterative denoising from i_start, every k-th step shown, and the
 side-by-side original / Gaussian blur / one-step / iterative comparison."""
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
 
@@ -15,7 +17,7 @@ def main(smk, log):
     cond = backend.encode([p.null_prompt])
     g = generator(p.seed + 1000 + i_start)
     x, frames = parta.iterative_denoise(backend, x_t, i_start, ts, cond, g, frame_every=every)
-    steps = Table(backend, p.out_dir, p.upscale)
+    steps = Table(backend, Path(smk.output.iterative).parent, p.upscale)
     steps.row(
         "iterative denoising",
         [steps.cell(f"iter_t{tf}", xf[0], f"t = {tf}") for tf, xf in frames]
@@ -31,7 +33,7 @@ def main(smk, log):
     )
     blur = parta.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
     one_step = parta.one_step_denoise(backend, x_t, t, cond)
-    cmp = Table(backend, p.out_dir, p.upscale)
+    cmp = Table(backend, Path(smk.output.iterative).parent, p.upscale)
     cmp.row(
         p.image_name,
         [

@@ -4,6 +4,8 @@ The noisy image at t uses the generator seeded with seed + t, so the three secti
 show the same x_t.
 """
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
 
@@ -19,7 +21,7 @@ def main(smk, log):
     section = p.section
     backend = backend_from_rule(smk)
     x_0 = load_image(backend, smk.input.image, p.invert)
-    table = Table(backend, p.out_dir, p.upscale)
+    table = Table(backend, Path(smk.output.table).parent, p.upscale)
     name = p.image_name
     cond = backend.encode([p.null_prompt])
     noisy, results = [], []

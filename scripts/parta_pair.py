@@ -1,5 +1,7 @@
 """Rules parta_anagram (A1.8) and parta_hybrid (A1.9) for one prompt pair."""
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.parta_run import Table, backend_from_rule, generator, run
 
@@ -11,7 +13,7 @@ def main(smk, log):
     p1, p2 = p.prompts
     cond1, cond2, uncond = backend.encode([p1]), backend.encode([p2]), backend.uncond(1)
     ts, g = list(p.timesteps), generator(p.seed)
-    table = Table(backend, p.out_dir, p.upscale)
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     if p.kind == "anagram":
         x = parta.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale)
         cells = [

@@ -1,5 +1,7 @@
 """Rules parta_sample (A1.5, no guidance) and parta_cfg (A1.6, CFG) from pure noise."""
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.parta_run import Table, backend_from_rule, generator, run
 
@@ -18,7 +20,7 @@ def main(smk, log):
     else:
         x = parta.sample(backend, cond, ts, g)
         title = "Sampling from pure noise"
-    table = Table(backend, p.out_dir, p.upscale)
+    table = Table(backend, Path(smk.output.table).parent, p.upscale)
     table.row("samples", [table.cell(f"sample_{k}", x[k], prompts[k]) for k in range(n)])
     params = {"num": n, "prompts": prompts, "seed": p.seed, "backend": backend.name}
     params["timesteps"] = ts

@@ -1,5 +1,7 @@
 """Rule parta_sdedit (A1.7, A1.7.1, A1.7.3): SDEdit of one image at every configured i_start."""
 
+from pathlib import Path
+
 from fundiff import parta
 from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
 
@@ -11,7 +13,7 @@ def main(smk, log):
     x_0 = load_image(backend, smk.input.image, p.invert)
     cond, uncond = backend.encode([p.prompt]), backend.uncond(1)
     image = smk.wildcards.image
-    table = Table(backend, p.out_dir, p.upscale)
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     cells = []
     for i in p.i_start:
         x = parta.sdedit(
