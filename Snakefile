@@ -1,6 +1,7 @@
 # Fun With Diffusion Models (CS180 fa24 Project 5), rebuilt by one command:
 #   snakemake --cores all                                  embedded preset (offline, CPU)
-#   snakemake --cores all --configfile configs/fa24.yaml   the spec, on a GPU
+#   snakemake --cores all --configfile configs/fa24.yaml   the spec (Part B), on a GPU
+#   snakemake --cores all --configfile configs/deepfloyd.yaml   Part A on DeepFloyd IF, on a GPU
 from snakemake.utils import min_version
 
 min_version("9.20")
@@ -12,6 +13,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/partb.smk"
+include: "rules/parta.smk"
 
 
 rule all:

@@ -78,3 +78,96 @@ def _cross_checks(config: dict) -> None:
             "config key 'partb.schedule.beta_start' must be below 'beta_end' "
             f"(got {s['beta_start']} >= {s['beta_end']})"
         )
+    if "parta" in config:
+        _parta_checks(config)
+
+
+def _parta_checks(config: dict) -> None:
+    """Cross-key checks of the Part A section (timesteps, i_start, image names, prompts)."""
+    pa = config["parta"]
+    start, stride = pa["timesteps"]["start"], pa["timesteps"]["stride"]
+    if start % stride:
+        raise ConfigError(
+            f"config key 'parta.timesteps.start' = {start} must be a multiple of 'stride' = "
+            f"{stride} so that the strided list ends at t = 0"
+        )
+    n = start // stride + 1
+    i_starts = [("parta.iterative.i_start", pa["iterative"]["i_start"])]
+    i_starts += [("parta.sdedit.i_start", i) for i in pa["sdedit"]["i_start"]]
+    for key, i in i_starts:
+        if i > n - 2:
+            raise ConfigError(
+                f"config key '{key}' = {i} is past the strided timestep list ({start} -> 0 "
+                f"stride {stride}, {n} entries): use 0..{n - 2}"
+            )
+    names = set(pa["images"])
+    used = [("parta.forward.image", pa["forward"]["image"])]
+    for key in ("images", "edit_images"):
+        used += [(f"parta.sdedit.{key}", name) for name in pa["sdedit"][key]]
+    used += [("parta.sdedit.text.images", name) for name in pa["sdedit"]["text"]["images"]]
+    used += [("parta.inpaint", spec["image"]) for spec in pa["inpaint"]]
+    for key, name in used:
+        if name not in names:
+            raise ConfigError(
+                f"config key '{key}' names image '{name}', which is not in 'parta.images' "
+                f"(known: {', '.join(sorted(names))})"
+            )
+    if len({spec["image"] for spec in pa["inpaint"]}) != len(pa["inpaint"]):
+        raise ConfigError("config key 'parta.inpaint' lists an image twice; list each once")
+    for section in ("anagrams", "hybrids"):
+        names = [pair["name"] for pair in pa[section]["pairs"]]
+        if len(set(names)) != len(names):
+            raise ConfigError(
+                f"config key 'parta.{section}.pairs' repeats a name; names must differ"
+            )
+    for spec in pa["inpaint"]:
+        name = spec["image"]
+        if ("rects" in spec) == ("mask" in spec):
+            raise ConfigError(
+                f"config key 'parta.inpaint' entry '{name}' needs exactly one of 'rects' "
+                "(rectangles [top, left, height, width]) or 'mask' (an image file)"
+            )
+    backend = pa["backend"]
+    if backend["name"] == "deepfloyd":
+        for key in ("stage1", "stage2"):
+            if not backend.get(key):
+                raise ConfigError(
+                    f"config key 'parta.backend.{key}' is missing: give a model id such as "
+                    "'DeepFloyd/IF-I-L-v1.0' or a local directory"
+                )
+        return
+    # mnist: the model's schedule and image size are known from the config already
+    T = config["partb"]["schedule"]["num_timesteps"]
+    too_big = [("parta.timesteps.start", start)]
+    too_big += [("parta.forward.t", t) for t in pa["forward"]["t"]]
+    for key, t in too_big:
+        if t >= T:
+            raise ConfigError(
+                f"config key '{key}' = {t} must be below the MNIST model's {T} timesteps"
+            )
+    for s in pa["a0"]["steps"]:
+        if s > T:
+            raise ConfigError(f"config key 'parta.a0.steps' = {s} exceeds the {T} timesteps")
+    from .backends.mnist import parse_prompt
+
+    prompts = [("parta.null_prompt", pa["null_prompt"])]
+    prompts += [("parta.a0.prompts", p) for p in pa["a0"]["prompts"]]
+    prompts += [(f"parta.{s}.prompts", p) for s in ("sample", "cfg") for p in pa[s]["prompts"]]
+    prompts.append(("parta.sdedit.text.prompt", pa["sdedit"]["text"]["prompt"]))
+    for section in ("anagrams", "hybrids"):
+        for pair in pa[section]["pairs"]:
+            prompts += [(f"parta.{section}.pairs.{pair['name']}", p) for p in pair["prompts"]]
+    for key, p in prompts:
+        try:
+            parse_prompt(p)
+        except ValueError as e:
+            raise ConfigError(f"config key '{key}': {e}") from None
+    for spec in pa["inpaint"]:
+        name = spec["image"]
+        for r in spec.get("rects", []):
+            top, left, h, w = r
+            if min(top, left) < 0 or h <= 0 or w <= 0 or top + h > 28 or left + w > 28:
+                raise ConfigError(
+                    f"config key 'parta.inpaint' rects of '{name}': rectangle {r} [top, left, "
+                    "height, width] does not fit the 28x28 MNIST image"
+                )

@@ -1,0 +1,37 @@
+"""Rule parta_a0: A0 text-to-image for every configured prompt with N steps (fixed seed).
+
+Stage I is our own CFG loop over diffusers' "leading" timesteps for N steps; with DeepFloyd,
+stage II (IFSuperResolutionPipeline) upsamples the results (mnist has no stage II).
+"""
+
+from pathlib import Path
+
+from fundiff import parta
+from fundiff.parta_run import Table, backend_from_rule, generator, run
+
+
+def main(smk, log):
+    p = smk.params
+    backend = backend_from_rule(smk)
+    steps = int(smk.wildcards.steps)
+    ts = parta.leading_timesteps(backend.schedule.num_timesteps, steps)
+    prompts = p.a0["prompts"]
+    cond, uncond = backend.encode(prompts), backend.uncond(len(prompts))
+    x = parta.sample_cfg(backend, cond, uncond, ts, generator(p.seed), p.guidance_scale)
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
+    table.row(
+        f"{steps} steps",
+        [table.cell(f"steps_{steps}/prompt_{k}", x[k], q) for k, q in enumerate(prompts)],
+    )
+    up = backend.upsample(x, prompts, p.a0["stage2_steps"], generator(p.seed + 1))
+    if up is not None:
+        table.upscale = 1
+        table.row(
+            f"{steps} steps + stage II ({p.a0['stage2_steps']} steps)",
+            [table.cell(f"steps_{steps}/stage2_{k}", up[k], q) for k, q in enumerate(prompts)],
+        )
+    log.info("A0: %d prompts, %d steps (%s ... %s)", len(prompts), steps, ts[:3], ts[-2:])
+    table.write_part(smk.output.part)
+
+
+run(snakemake, main)  # noqa: F821

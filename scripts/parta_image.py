@@ -1,0 +1,23 @@
+"""Rule parta_image: one configured Part A input image (url/skimage/file/mnist) as a PNG."""
+
+from pathlib import Path
+
+from fundiff.images import load_source, to_png_bytes
+from fundiff.io import write_bytes
+from fundiff.parta_run import run
+
+
+def main(smk, log):
+    p = smk.params.image
+    im = load_source(
+        p["source"],
+        base_dir=".",
+        mnist_path=getattr(smk.input, "mnist", None),
+        sha256=p.get("sha256"),
+        cache=Path("resources/images") / f"{smk.wildcards.image}.download",
+    )
+    log.info("image %s from %s: %s %s", smk.wildcards.image, p["source"], im.mode, im.size)
+    write_bytes(smk.output[0], to_png_bytes(im))
+
+
+run(snakemake, main)  # noqa: F821

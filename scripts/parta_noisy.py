@@ -1,0 +1,55 @@
+"""Rules parta_forward / parta_blur / parta_one_step (A1.1 - A1.3) on the test image.
+
+The noisy image at t uses the generator seeded with seed + t, so the three sections (and A1.4)
+show the same x_t.
+"""
+
+from pathlib import Path
+
+from fundiff import parta
+from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
+
+TITLES = {
+    "A1.1": "Forward process: the test image noised to t",
+    "A1.2": "Classical denoising: Gaussian blur of the noisy images",
+    "A1.3": "One-step denoising with the pretrained UNet",
+}
+
+
+def main(smk, log):
+    p = smk.params
+    section = p.section
+    backend = backend_from_rule(smk)
+    x_0 = load_image(backend, smk.input.image, p.invert)
+    table = Table(backend, Path(smk.output.table).parent, p.upscale)
+    name = p.image_name
+    cond = backend.encode([p.null_prompt])
+    noisy, results = [], []
+    for t in p.t:
+        x_t = parta.forward(backend, x_0, t, generator(p.seed + t))
+        noisy.append(table.cell(f"noisy_t{t}", x_t[0], f"t = {t}"))
+        if section == "A1.2":
+            x = parta.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
+            results.append(table.cell(f"blur_t{t}", x[0], f"blurred, t = {t}"))
+        elif section == "A1.3":
+            x = parta.one_step_denoise(backend, x_t, t, cond)
+            results.append(table.cell(f"one_step_t{t}", x[0], f"one-step, t = {t}"))
+    original = table.cell("original", x_0[0], name)
+    params = {"t": list(p.t), "seed": p.seed, "image": name, "backend": backend.name}
+    if section == "A1.1":
+        table.row(name, [original, *noisy])
+        columns = ["original", *(f"t = {t}" for t in p.t)]
+    else:
+        table.row("noisy", noisy)
+        table.row("blurred" if section == "A1.2" else "one-step denoised", results)
+        table.row("original", [original])
+        columns = [f"t = {t}" for t in p.t]
+        if section == "A1.2":
+            params.update(kernel_size=p.blur["kernel_size"], sigma=p.blur["sigma"])
+        else:
+            params.update(prompt=p.null_prompt)
+    table.write(smk.output.table, section, TITLES[section], columns, params)
+    log.info("%s done for t = %s", section, list(p.t))
+
+
+run(snakemake, main)  # noqa: F821

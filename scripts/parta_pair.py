@@ -1,0 +1,32 @@
+"""Rules parta_anagram (A1.8) and parta_hybrid (A1.9) for one prompt pair."""
+
+from pathlib import Path
+
+from fundiff import parta
+from fundiff.parta_run import Table, backend_from_rule, generator, run
+
+
+def main(smk, log):
+    p = smk.params
+    backend = backend_from_rule(smk)
+    pair = smk.wildcards.pair
+    p1, p2 = p.prompts
+    cond1, cond2, uncond = backend.encode([p1]), backend.encode([p2]), backend.uncond(1)
+    ts, g = list(p.timesteps), generator(p.seed)
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
+    if p.kind == "anagram":
+        x = parta.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale)
+        cells = [
+            table.cell(f"{pair}", x[0], p1),
+            table.cell(f"{pair}", x[0], p2, rotate180=True),
+        ]
+    else:
+        k, s = p.hybrid["kernel_size"], p.hybrid["sigma"]
+        x = parta.hybrid(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, k, s)
+        cells = [table.cell(f"{pair}", x[0], f"{p1} (far) / {p2} (close)")]
+    table.row(pair, cells)
+    table.write_part(smk.output.part)
+    log.info("%s %s: %r / %r", p.kind, pair, p1, p2)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,33 @@
+"""Rules parta_sample (A1.5, no guidance) and parta_cfg (A1.6, CFG) from pure noise."""
+
+from pathlib import Path
+
+from fundiff import parta
+from fundiff.parta_run import Table, backend_from_rule, generator, run
+
+
+def main(smk, log):
+    p = smk.params
+    backend = backend_from_rule(smk)
+    n, prompts = p.samples["num"], p.samples["prompts"]
+    prompts = [prompts[k % len(prompts)] for k in range(n)]
+    cond = backend.encode(prompts)
+    g = generator(p.seed)
+    ts = list(p.timesteps)
+    if p.section == "A1.6":
+        x = parta.sample_cfg(backend, cond, backend.uncond(n), ts, g, p.guidance_scale)
+        title = f"Classifier-free guidance (gamma = {p.guidance_scale})"
+    else:
+        x = parta.sample(backend, cond, ts, g)
+        title = "Sampling from pure noise"
+    table = Table(backend, Path(smk.output.table).parent, p.upscale)
+    table.row("samples", [table.cell(f"sample_{k}", x[k], prompts[k]) for k in range(n)])
+    params = {"num": n, "prompts": prompts, "seed": p.seed, "backend": backend.name}
+    params["timesteps"] = ts
+    if p.section == "A1.6":
+        params["guidance_scale"] = p.guidance_scale
+    table.write(smk.output.table, p.section, title, [f"sample {k + 1}" for k in range(n)], params)
+    log.info("%s: %d samples", p.section, n)
+
+
+run(snakemake, main)  # noqa: F821

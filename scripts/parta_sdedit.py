@@ -1,0 +1,29 @@
+"""Rule parta_sdedit (A1.7, A1.7.1, A1.7.3): SDEdit of one image at every configured i_start."""
+
+from pathlib import Path
+
+from fundiff import parta
+from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
+
+
+def main(smk, log):
+    p = smk.params
+    backend = backend_from_rule(smk)
+    ts = list(p.timesteps)
+    x_0 = load_image(backend, smk.input.image, p.invert)
+    cond, uncond = backend.encode([p.prompt]), backend.uncond(1)
+    image = smk.wildcards.image
+    table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
+    cells = []
+    for i in p.i_start:
+        x = parta.sdedit(
+            backend, x_0, i, ts, cond, uncond, generator(p.seed + 100 * i), p.guidance_scale
+        )
+        cells.append(table.cell(f"{image}/i_start_{i}", x[0], f"i_start = {i} (t = {ts[i]})"))
+        log.info("%s i_start %d (t = %d) done", image, i, ts[i])
+    cells.append(table.cell(f"{image}/original", x_0[0], "original"))
+    table.row(image, cells)
+    table.write_part(smk.output.part)
+
+
+run(snakemake, main)  # noqa: F821

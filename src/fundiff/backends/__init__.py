@@ -1,0 +1,76 @@
+"""Part A backends: one interface over our MNIST model and DeepFloyd IF.
+
+The sampling loops in :mod:`fundiff.parta` only talk to a :class:`Backend`:
+
+* ``schedule``        :class:`fundiff.ddpm.Schedule` built from the model's own alpha_bar
+* ``image_size``, ``channels``  model image shape (read from the model, never hard-coded)
+* ``variance_type``   "fixed_large" (MNIST, spec Algorithm B.2) or "learned_range" (IF)
+* ``to_model(x01)`` / ``from_model(x)``  images in [0, 1] <-> model space
+* ``encode(prompts)`` -> cond batched along dim 0;  ``uncond(n)`` -> the "" condition
+* ``predict(x_t, t, cond)`` -> (eps_hat, predicted_variance or None), batched
+* ``upsample(x, prompts, ...)`` -> stage-II images, or None when the backend has no stage II
+
+``load_backend(config)`` builds one from the plain-dict ``parta.backend`` config plus the paths
+the rule passes (``checkpoint`` for mnist, ``prompt_embeds`` for deepfloyd).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from ..ddpm import Schedule
+
+BACKENDS = ("mnist", "deepfloyd")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    schedule: Schedule
+    image_size: int
+    channels: int
+    variance_type: str
+    device: torch.device
+    has_stage2: bool
+
+    def to_model(self, x01: torch.Tensor) -> torch.Tensor: ...
+
+    def from_model(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def encode(self, prompts: list[str]) -> torch.Tensor: ...
+
+    def uncond(self, n: int) -> torch.Tensor: ...
+
+    def predict(
+        self, x_t: torch.Tensor, t: int, cond: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def upsample(
+        self,
+        x: torch.Tensor,
+        prompts: list[str],
+        num_inference_steps: int,
+        generator: torch.Generator,
+    ) -> torch.Tensor | None: ...
+
+
+def load_backend(config: dict, device: torch.device | str = "cpu", **paths) -> Backend:
+    """Build the backend named by ``config["name"]``.
+
+    mnist:     ``checkpoint=`` a class-conditioned epoch file written by Part B's training.
+    deepfloyd: ``prompt_embeds=`` the cache written by the ``encode_prompts`` rule; the model ids
+               (or local directories) come from ``config["stage1"]`` / ``config["stage2"]``.
+    """
+    name = config.get("name")
+    device = torch.device(device)
+    if name == "mnist":
+        from .mnist import MnistBackend
+
+        return MnistBackend(paths["checkpoint"], device)
+    if name == "deepfloyd":
+        from .deepfloyd import DeepFloydBackend
+
+        return DeepFloydBackend(config, paths["prompt_embeds"], device)
+    raise ValueError(f"parta.backend.name must be one of {BACKENDS}, got {name!r}")

@@ -1,0 +1,102 @@
+"""Glue for the Part A Snakemake scripts: backend from rule params, cells and table specs.
+
+A section writes each image as a PNG cell (small MNIST cells enlarged with nearest-neighbour
+pixels) and, per table, one JSON table spec (:func:`fundiff.figures.write_table`) with a sibling
+``.npz`` holding the raw arrays: ``<cell>`` uint8 H x W (x 3) and ``<cell>_float`` float32
+C x H x W in [0, 1] before clipping. Sections split over several rules (one per image or prompt
+pair) write *parts* (same JSON/NPZ, rows only) that the ``parta_table`` rule merges.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import figures, viz
+from .backends import Backend, load_backend
+from .device import resolve_device, setup_torch
+from .images import ImageError, open_image, prepare
+from .io import save_npz, setup_logging, write_text
+
+ONE_LINE_ERRORS = (RuntimeError, ValueError, KeyError, ImageError, OSError)
+
+
+def run(smk, main: Callable) -> None:
+    """Run ``main(smk, log)``; a known failure is logged as one line and exits 1."""
+    log = setup_logging(smk.log[0] if smk.log else None)
+    try:
+        main(smk, log)
+    except ONE_LINE_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        log.error("%s", str(msg).splitlines()[0] if str(msg) else type(e).__name__)
+        print(f"error: {msg}", file=sys.__stderr__)
+        sys.exit(1)
+
+
+def backend_from_rule(smk) -> Backend:
+    """The backend named in ``params.backend``, on ``params.device``, with the rule's inputs."""
+    setup_torch(smk.threads)
+    device = resolve_device(smk.params.device)
+    cfg = smk.params.backend
+    return load_backend(
+        cfg,
+        device,
+        checkpoint=cfg.get("checkpoint"),
+        prompt_embeds=getattr(smk.input, "prompt_embeds", None),
+    )
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def load_image(backend: Backend, path, invert="auto") -> torch.Tensor:
+    """A source PNG (the image rule's output) as a (1, C, S, S) model-space tensor."""
+    x01 = prepare(open_image(path), backend.image_size, backend.channels, invert)
+    return backend.to_model(x01[None])
+
+
+class Table:
+    """Rows of image cells saved as PNGs plus their raw arrays."""
+
+    def __init__(self, backend: Backend, out_dir, upscale: int = 1):
+        self.backend, self.out_dir, self.upscale = backend, Path(out_dir), upscale
+        self.rows: list[dict] = []
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def cell(self, name: str, x: torch.Tensor, caption: str = "", rotate180=False, model=True):
+        """Save x (C, H, W; model space if ``model`` else [0, 1]) as ``<out_dir>/<name>.png``."""
+        x01 = (self.backend.from_model(x) if model else x).detach().float().cpu()
+        path = self.out_dir / f"{name}.png"
+        viz.save_image(x01.clamp(0, 1), path, upscale=self.upscale)
+        key = name.replace("/", "__")
+        self.arrays[key] = viz.to_uint8_image(x01)
+        self.arrays[f"{key}_float"] = x01.numpy().astype(np.float32)
+        return figures.cell(path, caption, rotate180)
+
+    def row(self, label: str, cells: list[dict]) -> None:
+        self.rows.append({"label": label, "cells": cells})
+
+    def write(self, json_path, section, title, columns=(), params=None) -> None:
+        figures.write_table(json_path, section, title, self.rows, columns, params)
+        save_npz(Path(json_path).with_suffix(".npz"), **self.arrays)
+
+    def write_part(self, json_path) -> None:
+        """Rows only (paths as given, relative to the workdir), merged by ``merge_parts``."""
+        write_text(json_path, json.dumps({"rows": self.rows}, indent=1, sort_keys=True) + "\n")
+        save_npz(Path(json_path).with_suffix(".npz"), **self.arrays)
+
+
+def merge_parts(parts, json_path, section, title, columns=(), params=None) -> None:
+    rows, arrays = [], {}
+    for p in parts:
+        rows += json.loads(Path(p).read_text())["rows"]
+        with np.load(Path(p).with_suffix(".npz")) as z:
+            arrays.update({k: z[k] for k in z.files})
+    figures.write_table(json_path, section, title, rows, columns, params)
+    save_npz(Path(json_path).with_suffix(".npz"), **arrays)
