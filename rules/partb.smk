@@ -149,7 +149,7 @@ rule sampling_gif:
     params:
         gif=PARTB["gif"],
         epoch=final_epoch,
-        guidance_scale=PARTB["class_cond"]["guidance_scale"],
+        guidance_scale=gif_guidance_scale,
         schedule=PARTB["schedule"],
         seed=config["seed"],
         device=config["device"],

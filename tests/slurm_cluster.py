@@ -1,7 +1,7 @@
 """A real one-node Slurm (Debian's slurm-wlm 22.05) for the tests, run as root without systemd.
 
 munged, slurmctld and slurmd run in the foreground as children of the test process and are stopped
-by PID. The node has one fake GPU (gres.conf ``File=/dev/null``): Slurm schedules it like a real
+by PID. The node has fake GPUs (gres.conf ``File=/dev/null`` etc.): Slurm schedules it like a real
 one and sets ``CUDA_VISIBLE_DEVICES`` in the job. No slurmdbd, so no accounting: Snakemake must use
 ``slurm-status-command: squeue``.
 
@@ -66,8 +66,9 @@ def _free_port(port: int) -> bool:
 class SlurmCluster:
     """``with SlurmCluster() as c:`` gives a running one-node cluster with partition ``debug``."""
 
-    def __init__(self, cpus: int = 4, mem_mb: int = 32000):
+    def __init__(self, cpus: int = 16, mem_mb: int = 256000, gpus: int = 2):
         self.cpus = cpus
+        self.gpus = gpus
         self.mem_mb = mem_mb
         self.dir = Path(tempfile.mkdtemp(prefix="fundiff-slurm-"))
         self.node = socket.gethostname().split(".")[0]
@@ -84,7 +85,8 @@ class SlurmCluster:
         key.chmod(0o400)
         ETC.mkdir(parents=True, exist_ok=True)
         # SlurmdParameters=config_overrides: the node is what this file says (CPUs, memory, GPU),
-        # not what the hardware reports, so the same test runs on any CI machine. task/none and
+        # not what the hardware reports, so the same test runs on any CI machine; CPUs and memory
+        # are generous so that only the GPUs (and Snakemake's --jobs) limit concurrency. task/none and
         # proctrack/linuxproc: no cgroups or systemd needed. MinJobAge: squeue must still see
         # finished jobs when Snakemake asks (and when the test inspects them afterwards).
         CONF.write_text(
@@ -116,11 +118,15 @@ MinJobAge=900
 DefMemPerCPU=1000
 ReturnToService=2
 MpiDefault=none
-NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb} Gres=gpu:1 State=UNKNOWN
+NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb} Gres=gpu:{self.gpus} State=UNKNOWN
 PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 """
         )
-        GRES_CONF.write_text(f"{MARKER}\nNodeName={self.node} Name=gpu File=/dev/null\n")
+        # Fake GPUs: any existing device file will do (Count without File leaves the node INVAL).
+        fake = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random"][: self.gpus]
+        GRES_CONF.write_text(
+            MARKER + "\n" + "".join(f"NodeName={self.node} Name=gpu File={f}\n" for f in fake)
+        )
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.dir / "log" / f"{name}.out", "w")  # noqa: SIM115 (closed in stop)
@@ -134,11 +140,13 @@ PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=U
         while time.monotonic() < end:
             for name, p in self.procs.items():
                 if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({p.returncode}) while waiting for {what}")
+                    raise RuntimeError(
+                        f"{name} exited ({p.returncode}) while waiting for {what}\n{self.logs()}"
+                    )
             if ok():
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}\n{self.logs()}")
 
     def start(self) -> SlurmCluster:
         for port in (6817, 6818):
@@ -189,6 +197,7 @@ PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=U
         for f in (CONF, GRES_CONF):
             if f.exists() and MARKER in f.read_text():
                 f.unlink()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def logs(self) -> str:
         """Tail of every daemon log, for assertion messages."""
