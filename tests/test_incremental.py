@@ -74,8 +74,18 @@ SOURCE_CASES = [
     # so a pure touch of a library module reruns nothing ...
     ("unet.py touched", "src/fundiff/unet.py", "touch", {}),
     # ... but a `script:` is tracked by mtime only ("Code has changed since last execution").
-    ("loss curve script touched", "scripts/partb_loss_curve.py", "touch", {"loss_curve": 3, **PAGE}),
-    ("loss curve script edited", "scripts/partb_loss_curve.py", "append", {"loss_curve": 3, **PAGE}),
+    (
+        "loss curve script touched",
+        "scripts/partb_loss_curve.py",
+        "touch",
+        {"loss_curve": 3, **PAGE},
+    ),
+    (
+        "loss curve script edited",
+        "scripts/partb_loss_curve.py",
+        "append",
+        {"loss_curve": 3, **PAGE},
+    ),
 ]
 
 

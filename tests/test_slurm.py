@@ -20,14 +20,16 @@ pytestmark = pytest.mark.e2e
 
 GPU_RULES = {"train", "sample", "sampling_gif"}
 CPU_RULES = {"mnist", "noising_grid", "loss_curve", "denoise_test", "denoise_ood", "partb_page"}
-# The tiny preset made leaner still (Slurm adds seconds per job, the work itself is not the point):
-# 1 epoch per model on 200 training digits, one sample grid per model.
+# The tiny preset made leaner still (Slurm adds seconds per job; the work itself is not the point):
+# 1 epoch per model on 200 training digits, one sample grid per model, 30 diffusion steps.
 LEAN = """\
 data: {mnist: {test_per_class: 480}}
 partb:
+  schedule: {num_timesteps: 30}
   denoiser: {epochs: 1, show_epochs: [1]}
-  time_cond: {epochs: 1, sample_epochs: [1]}
+  time_cond: {epochs: 1, sample_epochs: [1], num_samples: 2}
   class_cond: {epochs: 1, sample_epochs: [1]}
+  gif: {num_samples: 2, frame_every: 10}
 """
 # The test node has two fake GPUs; cap threads and jobs so the 2-core CI
 # machine is not oversubscribed. Status checks every few seconds instead of the 40 s default.
@@ -56,7 +58,7 @@ def slurm_run(tmp_path_factory):
         t0 = time.monotonic()
         try:
             proc = run_snakemake(
-                wd, *SLURM_ARGS, timeout=480, check=False,
+                wd, *SLURM_ARGS, timeout=900, check=False,
                 env={"FUNDIFF_SLURM_PARTITION": PARTITION},
             )  # fmt: skip
         except subprocess.TimeoutExpired as e:
