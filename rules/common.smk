@@ -26,7 +26,7 @@ def lib(*modules):
 
 
 def gpus():
-    """The `gpu` resource of every rule that can use a GPU: config gpus_per_job (0 on a CPU).
+    """The `gpu` resource of the GPU-capable rules, from config gpus_per_job (0 on a CPU).
     Locally it only counts against --resources gpu=N (profiles/default: 1, so GPU jobs run one at
     a time); under Slurm it becomes `sbatch --gpus=N` (0: no GPU requested)."""
     return config["gpus_per_job"]
