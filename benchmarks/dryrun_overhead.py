@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-WORKFLOW_FILES = ["Snakefile", "rules", "scripts", "schemas", "configs", "config.yaml", "profiles",
-                  "envs", "report", "assets", "src"]  # fmt: skip
+sys.path.insert(0, str(REPO))
+from tests.conftest import SNAKEMAKE, copy_workflow  # noqa: E402  (the tests' workflow copy)
+
 ONE_RULE = 'rule a:\n    output:\n        "a.txt",\n    log:\n        "a.log",\n    shell:\n        "touch {output} 2> {log}"\n'
 
 
@@ -51,14 +50,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 
 def finished_copy(tmp: Path) -> Path:
-    wd = tmp / "workflow"
-    wd.mkdir()
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, wd / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, wd / name)
+    wd = copy_workflow(tmp / "workflow")
     print("running the tiny preset once in", wd, file=sys.stderr)
     sh([*SNAKEMAKE, "--cores", "2", "--configfile", "configs/tiny.yaml"], wd)
     return wd
