@@ -1,4 +1,5 @@
 # Helpers shared by all rule files (config validation, target lists, params, library inputs).
+import os
 import sys
 from pathlib import Path
 
@@ -18,12 +19,23 @@ LIB_DIR = Path(workflow.basedir) / "src" / "fundiff"
 
 def lib(*modules):
     """Library source files that a rule uses, declared as inputs so that editing them reruns it (Snakemake tracks
-    only script files by itself)."""
-    return sorted(str(LIB_DIR / f"{m}.py") for m in modules)
+    only script files by itself). Relative to the working directory, so that a moved or copied
+    checkout with its results/ and .snakemake/ stays up to date (absolute paths would change the
+    recorded set of inputs and rerun everything)."""
+    return sorted(os.path.relpath(LIB_DIR / f"{m}.py") for m in modules)
 
 
 def gpus():
+    """The `gpu` resource of the GPU-capable rules, from config gpus_per_job (0 on a CPU).
+    Locally it only counts against --resources gpu=N (profiles/default: 1, so GPU jobs run one at
+    a time); under Slurm it becomes `sbatch --gpus=N` (0: no GPU requested)."""
     return config["gpus_per_job"]
+
+
+def gif_guidance_scale(wildcards):
+    """CFG scale of the sampling GIF: only the class-conditioned model uses it (1.0 = no-op), so
+    editing partb.class_cond.guidance_scale does not rerun the time-conditioned GIF."""
+    return PARTB["class_cond"]["guidance_scale"] if wildcards.model == "class_cond" else 1.0
 
 
 def train_params(wildcards):

@@ -152,7 +152,7 @@ rule sampling_gif:
         gif=PARTB["gif"],
         epoch=final_epoch,
         hidden=hidden,
-        guidance_scale=PARTB["class_cond"]["guidance_scale"],
+        guidance_scale=gif_guidance_scale,
         schedule=PARTB["schedule"],
         seed=config["seed"],
         device=config["device"],

@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -83,7 +84,15 @@ def setup_logging(log_path: str | None) -> logging.Logger:
         format="%(asctime)s %(levelname)s %(message)s",
         force=True,
     )
-    return logging.getLogger("fundiff")
+    log = logging.getLogger("fundiff")
+    # Where the job ran and which GPUs the scheduler gave it (Slurm sets CUDA_VISIBLE_DEVICES).
+    log.info(
+        "host %s, CUDA_VISIBLE_DEVICES=%s, SLURM_JOB_ID=%s",
+        socket.gethostname(),
+        os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+        os.environ.get("SLURM_JOB_ID", "none"),
+    )
+    return log
 
 
 def _excepthook(exc_type, exc, tb) -> None:
