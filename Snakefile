@@ -9,9 +9,13 @@ min_version("9.20")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/partb.smk"
+include: "rules/report.smk"
 
 
 rule all:
