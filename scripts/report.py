@@ -10,7 +10,9 @@ log = setup_logging(smk.log[0])
 workflow_dir = Path(smk.scriptdir).parent
 template_dir = Path(smk.input.templates[0]).parent
 out_dir = Path(smk.output.html).parent
-bench_dir = Path(smk.input.benchmarks[0]).parent if smk.input.benchmarks else Path("benchmarks/rules")
+bench_dir = (
+    Path(smk.input.benchmarks[0]).parent if smk.input.benchmarks else Path("benchmarks/rules")
+)
 context = build_context(
     smk.input.tables,
     out_dir,

@@ -420,9 +420,7 @@ def build_context(
     parta_present = any(p["present"] for p in parts if p["id"] == "A")
     declared = {Path(b).resolve() for b in benchmarks}
     extra = [b for b in extra_benchmarks if Path(b).resolve() not in declared]
-    bench = read_benchmarks(benchmarks) + [
-        b | {"undeclared": True} for b in read_benchmarks(extra)
-    ]
+    bench = read_benchmarks(benchmarks) + [b | {"undeclared": True} for b in read_benchmarks(extra)]
     images = [c for t in tables for r in t["rows"] for c in r["cells"]]
     return {
         "title": "Fun With Diffusion Models",
@@ -444,13 +442,35 @@ def build_context(
             "generated": (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "git": git_info(repo_dir) if repo_dir else {"text": "unknown"},
             "benchmarks": bench,
-            "total_seconds": round(sum(b["seconds"] for b in bench if b["seconds"] == b["seconds"]), 1),
+            "total_seconds": round(
+                sum(b["seconds"] for b in bench if b["seconds"] == b["seconds"]), 1
+            ),
         },
     }
 
 
 def _md_cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(t: dict) -> str:
+    """One laid-out table as Markdown: a GitHub table, or plain images for a one-image figure."""
+
+    def img(c):
+        caption = c["caption"] + (" (rotated 180°)" if c["rotate180"] else "")
+        text = f"![{_md_cell(c['alt'])}]({c['md_src']})"
+        return text + (f"<br>{_md_cell(caption)}" if caption else "")
+
+    if t["simple"]:
+        return "\n\n".join(img(c) for r in t["rows"] for c in r["cells"])
+    head = ([t["label_header"]] if t["has_labels"] else []) + (t["columns"] or [""] * t["ncells"])
+    align = ([":---"] if t["has_labels"] else []) + [":---:"] * t["ncells"]
+    lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
+    for r in t["rows"]:
+        cells = ([_md_cell(r["label"])] if t["has_labels"] else []) + [img(c) for c in r["cells"]]
+        cells += [""] * (len(head) - len(cells))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def render(context: dict, template_dir: str | os.PathLike) -> tuple[str, str]:
@@ -460,9 +480,15 @@ def render(context: dict, template_dir: str | os.PathLike) -> tuple[str, str]:
         loader=loader, autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True
     )
     md_env = Environment(
-        loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True
+        loader=loader,
+        autoescape=False,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     md_env.filters["cell"] = _md_cell
+    md_env.filters["md_table"] = markdown_table
     css = (Path(template_dir) / "style.css").read_text()
     page = html_env.get_template("index.html.j2").render(**context, css=Markup(css))
     md = md_env.get_template("README.md.j2").render(**context)
