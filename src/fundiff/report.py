@@ -420,7 +420,8 @@ def build_context(
     parta_present = any(p["present"] for p in parts if p["id"] == "A")
     declared = {Path(b).resolve() for b in benchmarks}
     extra = [b for b in extra_benchmarks if Path(b).resolve() not in declared]
-    bench = read_benchmarks(benchmarks) + [b | {"undeclared": True} for b in read_benchmarks(extra)]
+    bench = [b | {"undeclared": False} for b in read_benchmarks(benchmarks)]
+    bench += [b | {"undeclared": True} for b in read_benchmarks(extra)]
     images = [c for t in tables for r in t["rows"] for c in r["cells"]]
     return {
         "title": "Fun With Diffusion Models",
