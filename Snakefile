@@ -15,6 +15,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/partb.smk"
+include: "rules/report_inputs.smk"
 include: "rules/report.smk"
 
 

@@ -1,28 +1,5 @@
-# The writeup: results/report/index.html + README.md from every figure's table spec.
-# Part A plugs in through two helpers in rules/common.smk, parta_tables() (JSON table specs) and
-# parta_figures() (the images they show), and optionally parta_benchmarks() (benchmark: files of
-# its expensive rules). Until Part A lands they are defined here as empty lists.
-if "parta_tables" not in globals():
-
-    def parta_tables():
-        return []
-
-
-if "parta_figures" not in globals():
-
-    def parta_figures():
-        return []
-
-
-if "parta_benchmarks" not in globals():
-
-    def parta_benchmarks():
-        return []
-
-
-def parta_backend():
-    """Which model made Part A (config parta.backend), or None when Part A is not configured."""
-    return config.get("parta", {}).get("backend")
+# The writeup: results/report/index.html + README.md from every figure's table spec
+# (inputs from Part A: see rules/report_inputs.smk).
 
 
 rule report:

@@ -1,0 +1,25 @@
+# Inputs of the writeup (rule report) that other parts provide. Part A plugs in through helpers in
+# rules/common.smk: parta_tables() (its JSON table specs, fundiff.figures), parta_figures() (the
+# images they show) and optionally parta_benchmarks() (benchmark: files of its expensive rules).
+# Until Part A defines them they are empty lists here (a definition in common.smk wins).
+if "parta_tables" not in globals():
+
+    def parta_tables():
+        return []
+
+
+if "parta_figures" not in globals():
+
+    def parta_figures():
+        return []
+
+
+if "parta_benchmarks" not in globals():
+
+    def parta_benchmarks():
+        return []
+
+
+def parta_backend():
+    """Which model made Part A (config parta.backend), or None when Part A is not configured."""
+    return config.get("parta", {}).get("backend")
