@@ -402,7 +402,9 @@ def build_context(
     unknown = sorted({s["section"] for s in specs} - known)
     if unknown:
         raise ValueError(f"table specs for sections missing from {sections_path}: {unknown}")
-    tables = [_layout_table(t, out_dir, results_dir) for t in merge_tables(specs)]
+    order = [s["id"] for p in parts for s in p["sections"]]
+    merged = sorted(merge_tables(specs), key=lambda t: order.index(t["section"]))  # stable
+    tables = [_layout_table(t, out_dir, results_dir) for t in merged]
     by_section: dict[str, list[dict]] = {}
     for t in tables:
         by_section.setdefault(t["section"], []).append(t)
