@@ -420,6 +420,13 @@ def build_context(
             s["tables"] = by_section.get(s["id"], [])
             s["has_figures"] = s["id"] in SECTIONS
     parta_present = any(p["present"] for p in parts if p["id"] == "A")
+    if parta_backend is None:  # fall back to what the Part A table specs recorded
+        recorded = {
+            str(t["params"]["backend"])
+            for t in tables
+            if t["section"].startswith("A") and "backend" in t["params"]
+        }
+        parta_backend = ", ".join(sorted(recorded)) or None
     declared = {Path(b).resolve() for b in benchmarks}
     extra = [b for b in extra_benchmarks if Path(b).resolve() not in declared]
     bench = [b | {"undeclared": False} for b in read_benchmarks(benchmarks)]
