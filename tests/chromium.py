@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -153,6 +154,8 @@ def inspect_page(chromium: str, url: str, screenshot: Path | None, width: int = 
                 ws_url = m.group(1)
         if ws_url is None:
             raise RuntimeError("chromium did not start:\n" + "".join(seen[-30:]))
+        # keep draining stderr so that a chatty browser never blocks on a full pipe
+        threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
         cdp = _CDP(ws_url)
         target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         s = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
