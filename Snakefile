@@ -10,10 +10,15 @@ min_version("9.20")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/partb.smk"
 include: "rules/parta.smk"
+include: "rules/report_inputs.smk"
+include: "rules/report.smk"
 
 
 rule all:

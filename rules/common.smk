@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from fundiff.config import ConfigError, validate  # noqa: E402
+from fundiff.figures import SECTIONS  # noqa: E402
 
 try:
     validate(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
@@ -83,6 +84,37 @@ def hidden(wildcards):
 
 def final_epoch(wildcards):
     return PARTB[wildcards.model]["epochs"]
+
+
+# writeup section of each Part B figure kind (fundiff.figures.SECTIONS)
+LOSS_SECTION = {"denoiser": "B1.2.1", "time_cond": "B2.2", "class_cond": "B2.4"}
+SAMPLE_SECTION = {"time_cond": "B2.3", "class_cond": "B2.5"}
+MODEL_NAME = {
+    "denoiser": "single-step denoiser",
+    "time_cond": "time-conditioned UNet",
+    "class_cond": "class-conditioned UNet",
+}
+
+
+def section_title(section):
+    """'B2.3 2.3 Sampling ...' style names for Snakemake report subcategories."""
+    return f"{section[0]}{SECTIONS[section]}"
+
+
+def loss_section(wildcards):
+    return LOSS_SECTION[wildcards.model]
+
+
+def sample_section(wildcards):
+    return SAMPLE_SECTION[wildcards.model]
+
+
+def loss_subcategory(wildcards):
+    return section_title(LOSS_SECTION[wildcards.model])
+
+
+def sample_subcategory(wildcards):
+    return section_title(SAMPLE_SECTION[wildcards.model])
 
 
 def partb_figures():
@@ -361,5 +393,29 @@ def parta_figures():
     return sorted(set(out))
 
 
+def partb_tables():
+    """The JSON table spec (fundiff.figures) beside every Part B figure, in writeup order."""
+    return [str(Path(f).with_suffix(".json")) for f in partb_figures()]
+
+
+def partb_checkpoints():
+    return expand("results/partb/{model}/epochs", model=MODELS)
+
+
+def partb_benchmarks():
+    """benchmark: files of the Part B jobs in the DAG (rule_wildcards.tsv)."""
+    out = expand("benchmarks/rules/train_{model}.tsv", model=MODELS)
+    for model in CONDITIONED:
+        out += expand(
+            "benchmarks/rules/sample_{model}_{epoch}.tsv",
+            model=model,
+            epoch=PARTB[model]["sample_epochs"],
+        )
+        out.append(f"benchmarks/rules/sampling_gif_{model}.tsv")
+    return out
+
+
 def all_targets():
-    return partb_figures() + ["results/partb/index.html"] + parta_tables()
+    return (
+        partb_figures() + parta_tables() + ["results/report/index.html", "results/report/README.md"]
+    )

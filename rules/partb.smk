@@ -5,10 +5,17 @@ rule noising_grid:
     """B1.2: digits with z = x + sigma * eps for each configured sigma."""
     input:
         mnist="results/data/mnist.pt",
-        lib=lib("partb", "viz", "io", "data"),
+        lib=lib("partb", "viz", "io", "data", "figures"),
     output:
-        png="results/partb/noising/grid.png",
+        png=report(
+            "results/partb/noising/grid.png",
+            caption="../report/noising.rst",
+            category="Part B",
+            subcategory=section_title("B1.2"),
+            labels={"figure": "noising grid"},
+        ),
         npz="results/partb/noising/grid.npz",
+        json="results/partb/noising/grid.json",
     log:
         "logs/partb/noising_grid.log",
     conda:
@@ -50,13 +57,23 @@ rule loss_curve:
     """Training loss per step, log scale."""
     input:
         losses="results/partb/{model}/losses.csv",
-        lib=lib("viz"),
+        lib=lib("viz", "figures", "partb"),
     output:
-        "results/partb/{model}/loss.png",
+        png=report(
+            "results/partb/{model}/loss.png",
+            caption="../report/loss.rst",
+            category="Part B",
+            subcategory=loss_subcategory,
+            labels={"figure": "training loss", "model": "{model}"},
+        ),
+        json="results/partb/{model}/loss.json",
     log:
         "logs/partb/loss_curve_{model}.log",
     conda:
         "../envs/fundiff.yaml"
+    params:
+        section=loss_section,
+        train=train_params,
     script:
         "../scripts/partb_loss_curve.py"
 
@@ -66,10 +83,17 @@ rule denoise_test:
     input:
         mnist="results/data/mnist.pt",
         epochs="results/partb/denoiser/epochs",
-        lib=lib("partb", "train", "unet", "viz", "io", "data"),
+        lib=lib("partb", "train", "unet", "viz", "io", "data", "figures"),
     output:
-        png="results/partb/denoiser/denoised/epoch_{epoch}.png",
+        png=report(
+            "results/partb/denoiser/denoised/epoch_{epoch}.png",
+            caption="../report/denoised.rst",
+            category="Part B",
+            subcategory=section_title("B1.2.1"),
+            labels={"figure": "denoised test digits", "epoch": "{epoch}"},
+        ),
         npz="results/partb/denoiser/denoised/epoch_{epoch}.npz",
+        json="results/partb/denoiser/denoised/epoch_{epoch}.json",
     log:
         "logs/partb/denoise_test_{epoch}.log",
     conda:
@@ -88,10 +112,17 @@ rule denoise_ood:
     input:
         mnist="results/data/mnist.pt",
         epochs="results/partb/denoiser/epochs",
-        lib=lib("partb", "train", "unet", "viz", "io", "data"),
+        lib=lib("partb", "train", "unet", "viz", "io", "data", "figures"),
     output:
-        png="results/partb/denoiser/ood.png",
+        png=report(
+            "results/partb/denoiser/ood.png",
+            caption="../report/ood.rst",
+            category="Part B",
+            subcategory=section_title("B1.2.2"),
+            labels={"figure": "out-of-distribution sigmas"},
+        ),
         npz="results/partb/denoiser/ood.npz",
+        json="results/partb/denoiser/ood.json",
     log:
         "logs/partb/denoise_ood.log",
     conda:
@@ -99,6 +130,7 @@ rule denoise_ood:
     params:
         sigmas=PARTB["denoiser"]["ood_sigmas"],
         hidden=PARTB["denoiser"]["hidden"],
+        trained_sigma=PARTB["denoiser"]["sigma"],
         epoch=PARTB["denoiser"]["epochs"],
         num_digits=3,
         seed=config["seed"],
@@ -110,12 +142,21 @@ rule sample:
     """B2.3 / B2.5: sample grid (+ raw .npz) from a model after a given epoch."""
     input:
         epochs="results/partb/{model}/epochs",
-        lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device"),
+        lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
     output:
-        png="results/partb/{model}/samples/epoch_{epoch}.png",
+        png=report(
+            "results/partb/{model}/samples/epoch_{epoch}.png",
+            caption="../report/samples.rst",
+            category="Part B",
+            subcategory=sample_subcategory,
+            labels={"figure": "samples", "model": "{model}", "epoch": "{epoch}"},
+        ),
         npz="results/partb/{model}/samples/epoch_{epoch}.npz",
+        json="results/partb/{model}/samples/epoch_{epoch}.json",
     log:
         "logs/partb/sample_{model}_{epoch}.log",
+    benchmark:
+        "benchmarks/rules/sample_{model}_{epoch}.tsv"
     wildcard_constraints:
         model="|".join(CONDITIONED),
     conda:
@@ -124,6 +165,7 @@ rule sample:
     resources:
         gpu=gpus(),
     params:
+        section=sample_section,
         sample=sample_params,
         schedule=PARTB["schedule"],
         seed=config["seed"],
@@ -136,11 +178,20 @@ rule sampling_gif:
     """B3: the sampling process x_T -> x_0 of the final model as a GIF."""
     input:
         epochs="results/partb/{model}/epochs",
-        lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device"),
+        lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
     output:
-        gif="results/partb/{model}/sampling.gif",
+        gif=report(
+            "results/partb/{model}/sampling.gif",
+            caption="../report/gif.rst",
+            category="Part B",
+            subcategory=section_title("B3"),
+            labels={"figure": "sampling GIF", "model": "{model}"},
+        ),
+        json="results/partb/{model}/sampling.json",
     log:
         "logs/partb/sampling_gif_{model}.log",
+    benchmark:
+        "benchmarks/rules/sampling_gif_{model}.tsv"
     wildcard_constraints:
         model="|".join(CONDITIONED),
     conda:
@@ -158,17 +209,3 @@ rule sampling_gif:
         device=config["device"],
     script:
         "../scripts/partb_gif.py"
-
-
-rule partb_page:
-    """A minimal page listing Part B's figures (the full writeup is the report rule)."""
-    input:
-        figures=partb_figures(),
-    output:
-        "results/partb/index.html",
-    log:
-        "logs/partb/page.log",
-    conda:
-        "../envs/fundiff.yaml"
-    script:
-        "../scripts/partb_page.py"

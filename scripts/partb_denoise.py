@@ -6,6 +6,7 @@ import torch
 
 from fundiff import viz
 from fundiff.data import pick_digits, to_float, to_uint8
+from fundiff.figures import cell, write_table
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import add_noise, denoise
 from fundiff.train import load_model
@@ -33,4 +34,17 @@ save_npz(
     denoised=to_uint8(x_hat).numpy(),
     noisy_float=z.numpy(),
     denoised_float=x_hat.numpy(),
+)
+write_table(
+    smk.output.json,
+    "B1.2.1",
+    "Held-out test digits, denoised",
+    [{"label": f"epoch {epoch}", "cells": [cell(smk.output.png)]}],
+    columns=["after", "rows: clean x, noisy z, denoised D(z)"],
+    params={
+        "epoch": epoch,
+        "sigma": smk.params.sigma,
+        "num_digits": smk.params.num_digits,
+        "seed": smk.params.seed,
+    },
 )

@@ -7,6 +7,7 @@ import torch
 from fundiff import viz
 from fundiff.ddpm import Schedule
 from fundiff.device import resolve_device, setup_torch
+from fundiff.figures import cell, write_table
 from fundiff.io import setup_logging
 from fundiff.partb import sample
 from fundiff.train import load_model
@@ -36,3 +37,22 @@ _, frames = sample(
     device=device,
 )
 viz.save_gif(frames, smk.output.gif, nrow=g["num_samples"], fps=g["fps"])
+cond = smk.wildcards.model == "class_cond"
+write_table(
+    smk.output.json,
+    "B3",
+    "Sampling GIFs",
+    [
+        {
+            "label": "class-conditioned, digits 0-9" if cond else "time-conditioned",
+            "cells": [cell(smk.output.gif, f"x_T → x_0, {len(frames)} frames")],
+        }
+    ],
+    columns=["model", "reverse process"],
+    params={
+        "epoch": smk.params.epoch,
+        **g,
+        **({"guidance_scale": smk.params.guidance_scale} if cond else {}),
+        "seed": smk.params.seed,
+    },
+)

@@ -3,7 +3,9 @@
 import csv
 
 from fundiff import viz
+from fundiff.figures import cell, write_table
 from fundiff.io import setup_logging
+from fundiff.partb import train_report_params
 
 smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
@@ -15,5 +17,12 @@ titles = {
     "class_cond": "Class-conditioned DDPM (L2 to the noise)",
 }
 viz.save_loss_curve(
-    history, smk.output[0], titles[smk.wildcards.model], smooth=max(1, len(history) // 50)
+    history, smk.output.png, titles[smk.wildcards.model], smooth=max(1, len(history) // 50)
+)
+write_table(
+    smk.output.json,
+    smk.params.section,
+    "Training loss",
+    [{"cells": [cell(smk.output.png, f"{len(history)} steps, log scale")]}],
+    params=train_report_params(smk.params.train),
 )

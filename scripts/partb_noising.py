@@ -4,6 +4,7 @@ import torch
 
 from fundiff import viz
 from fundiff.data import pick_digits, to_float, to_uint8
+from fundiff.figures import cell, write_table
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import add_noise
 
@@ -21,4 +22,11 @@ save_npz(
     smk.output.npz,
     images=torch.stack([to_uint8(z) for z in noisy]).numpy(),
     sigmas=torch.tensor(sigmas).numpy(),
+)
+write_table(
+    smk.output.json,
+    "B1.2",
+    "Noisy test digits",
+    [{"cells": [cell(smk.output.png, "one digit per row, one σ per column")]}],
+    params={"sigmas": sigmas, "num_digits": p["num_digits"], "seed": smk.params.seed},
 )

@@ -6,6 +6,7 @@ import torch
 
 from fundiff import viz
 from fundiff.data import pick_digits, to_float, to_uint8
+from fundiff.figures import cell, write_table
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import add_noise, denoise
 from fundiff.train import load_model
@@ -38,4 +39,17 @@ save_npz(
     sigmas=torch.tensor(sigmas).numpy(),
     noisy=torch.stack([to_uint8(z) for z in noisy]).numpy(),
     denoised=torch.stack([to_uint8(d) for d in denoised]).numpy(),
+)
+write_table(
+    smk.output.json,
+    "B1.2.2",
+    "The final denoiser at other noise levels",
+    [{"cells": [cell(smk.output.png, "rows: noisy / denoised pairs; columns: σ")]}],
+    params={
+        "sigmas": sigmas,
+        "trained_sigma": smk.params.trained_sigma,
+        "epoch": smk.params.epoch,
+        "num_digits": smk.params.num_digits,
+        "seed": smk.params.seed,
+    },
 )

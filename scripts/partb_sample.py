@@ -6,6 +6,7 @@ from fundiff import viz
 from fundiff.data import to_uint8
 from fundiff.ddpm import Schedule
 from fundiff.device import resolve_device, setup_torch
+from fundiff.figures import cell, write_table
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import class_grid_labels, sample
 from fundiff.train import load_model
@@ -26,9 +27,19 @@ if smk.wildcards.model == "class_cond":
     labels = class_grid_labels(p["samples_per_class"])
     x, _ = sample(model, schedule, len(labels), seed, labels, p["guidance_scale"], device=device)
     extra = {"labels": labels.numpy(), "guidance_scale": p["guidance_scale"]}
+    title, column = "Samples with classifier-free guidance", "one column per digit 0-9"
 else:
     x, _ = sample(model, schedule, p["num_samples"], seed, device=device)
     extra = {}
+    title, column = "Samples", "unconditional samples"
 log.info("sampled %d digits from %s epoch %d (seed %d)", len(x), smk.wildcards.model, epoch, seed)
 viz.save_grid(x, smk.output.png, nrow=10)
 save_npz(smk.output.npz, images=to_uint8(x).numpy(), seed=seed, **extra)
+write_table(
+    smk.output.json,
+    smk.params.section,
+    title,
+    [{"label": f"epoch {epoch}", "cells": [cell(smk.output.png)]}],
+    columns=["after", column],
+    params={"epoch": epoch, **p, "num_timesteps": s["num_timesteps"], "seed": seed},
+)

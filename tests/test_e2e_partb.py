@@ -29,7 +29,14 @@ def test_every_partb_output_exists(tiny_run):
         "class_cond/samples/epoch_2.npz",
         "class_cond/sampling.gif",
         "class_cond/loss.png",
-        "index.html",
+        # table specs for the writeup (fundiff.figures), one beside each figure
+        "noising/grid.json",
+        "denoiser/ood.json",
+        "denoiser/denoised/epoch_1.json",
+        "denoiser/loss.json",
+        "time_cond/samples/epoch_2.json",
+        "time_cond/sampling.json",
+        "class_cond/loss.json",
     ]
     missing = [p for p in expected if not (r / p).is_file()]
     assert not missing, missing

@@ -65,3 +65,22 @@ def sample(
 def class_grid_labels(per_class: int, num_classes: int = 10) -> torch.Tensor:
     """Labels for a per_class x num_classes grid: row r holds digits 0..9 (make_grid nrow=10)."""
     return torch.arange(num_classes).repeat(per_class)
+
+
+# Training settings that matter for each task (shown beside its loss curve in the writeup).
+_TRAIN_KEYS = {
+    "denoiser": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "sigma", "seed"],
+    "time": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "ema_decay", "seed"],
+    "class": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "ema_decay", "p_uncond"],
+}
+_SCHEDULE_KEYS = ["num_timesteps", "beta_start", "beta_end"]
+
+
+def train_report_params(train: dict) -> dict:
+    """The subset of a rule's ``train`` params that defines the run of its task."""
+    keys = list(_TRAIN_KEYS[train["task"]])
+    if train["task"] != "denoiser":
+        keys += _SCHEDULE_KEYS
+    if train["task"] == "class":
+        keys.append("seed")
+    return {k: train[k] for k in keys if k in train}

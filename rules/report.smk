@@ -1,0 +1,33 @@
+# The writeup: results/report/index.html + README.md from every figure's table spec
+# (inputs from Part A: see rules/report_inputs.smk).
+
+
+rule report:
+    """The writeup (HTML + Markdown twin) with provenance; images linked relative to results/."""
+    input:
+        tables=partb_tables() + parta_tables(),
+        figures=partb_figures() + parta_figures(),
+        checkpoints=partb_checkpoints(),
+        benchmarks=partb_benchmarks() + parta_benchmarks(),
+        templates=[
+            "report/index.html.j2",
+            "report/README.md.j2",
+            "report/style.css",
+            "report/sections.yaml",
+        ],
+        lib=lib("report", "figures", "io", "device"),
+    output:
+        html="results/report/index.html",
+        md="results/report/README.md",
+        rotated=directory("results/report/rotated"),
+    log:
+        "logs/report/report.log",
+    conda:
+        "../envs/fundiff.yaml"
+    params:
+        preset=config["preset"],
+        seed=config["seed"],
+        device=config["device"],
+        parta_backend=parta_backend(),
+    script:
+        "../scripts/report.py"
