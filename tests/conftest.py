@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -44,14 +45,24 @@ def run_snakemake(
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` with the library from that copy first on the path."""
     full_env = {**os.environ, "PYTHONPATH": str(workdir / "src"), **(env or {})}
-    proc = subprocess.run(
+    # Own process group: on timeout kill Snakemake *and* the job scripts it started (a plain
+    # subprocess.run timeout kills only Snakemake and leaves its jobs running).
+    with subprocess.Popen(
         [*SNAKEMAKE, *args],
         cwd=workdir,
         env=full_env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-    )
+        start_new_session=True,
+    ) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            raise
+    proc = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
