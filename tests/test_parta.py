@@ -14,6 +14,7 @@ from fundiff import ddpm, parta
 from fundiff.backends import Backend, load_backend
 from fundiff.backends.mnist import parse_prompt
 from fundiff.config import ConfigError, validate
+from fundiff.errors import UserError
 from fundiff.images import ImageError, image_mask, load_source, open_image, prepare, rect_mask
 from tests.conftest import REPO
 
@@ -264,7 +265,7 @@ def test_mnist_backend_from_checkpoint(tmp_path):
     y = parta.sample_cfg(b, c, b.uncond(2), ts, torch.Generator().manual_seed(0))
     assert x.shape == (2, 1, 28, 28) and torch.equal(x, y)
     assert b.upsample(x, ["3", "3"], 20, torch.Generator()) is None
-    with pytest.raises(ValueError, match="backend.name"):
+    with pytest.raises(UserError, match="backend.name"):
         load_backend({"name": "stable-diffusion"})
 
 

@@ -16,3 +16,11 @@ class CheckpointError(UserError, RuntimeError):
 
 class DataError(UserError, RuntimeError):
     """A dataset or image that cannot be fetched or read."""
+
+
+class AccessError(UserError, RuntimeError):
+    """A model that cannot be loaded (offline, not logged in, license not accepted)."""
+
+
+class PromptError(UserError, ValueError):
+    """A prompt the backend cannot condition on (or that was never encoded)."""

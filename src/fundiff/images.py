@@ -24,13 +24,14 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
+from .errors import UserError
 from .io import sha256 as file_sha256
 from .io import write_bytes
 
 SOURCE_KINDS = ("url", "skimage", "file", "mnist")
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An input image problem, worded as one line naming the file or key."""
 
 

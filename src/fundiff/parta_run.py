@@ -20,10 +20,11 @@ import torch
 from . import figures, viz
 from .backends import Backend, load_backend
 from .device import resolve_device, setup_torch
-from .images import ImageError, open_image, prepare
+from .errors import UserError
+from .images import open_image, prepare
 from .io import save_npz, setup_logging, write_text
 
-ONE_LINE_ERRORS = (RuntimeError, ValueError, KeyError, ImageError, OSError)
+ONE_LINE_ERRORS = (UserError,)  # bad input; anything else is a bug and keeps its traceback
 
 
 def run(smk, main: Callable) -> None:
@@ -32,7 +33,7 @@ def run(smk, main: Callable) -> None:
     try:
         main(smk, log)
     except ONE_LINE_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        msg = str(e)
         log.error("%s", str(msg).splitlines()[0] if str(msg) else type(e).__name__)
         print(f"error: {msg}", file=sys.__stderr__)
         sys.exit(1)

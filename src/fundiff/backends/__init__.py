@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from ..ddpm import Schedule
+from ..errors import UserError
 
 BACKENDS = ("mnist", "deepfloyd")
 
@@ -73,4 +74,4 @@ def load_backend(config: dict, device: torch.device | str = "cpu", **paths) -> B
         from .deepfloyd import DeepFloydBackend
 
         return DeepFloydBackend(config, paths["prompt_embeds"], device)
-    raise ValueError(f"parta.backend.name must be one of {BACKENDS}, got {name!r}")
+    raise UserError(f"parta.backend.name must be one of {BACKENDS}, got {name!r}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from ..ddpm import Schedule
+from ..errors import AccessError, CheckpointError, PromptError
 from ..io import torch_save
 
 LICENSE_CARD = "https://huggingface.co/DeepFloyd/IF-I-XL-v1.0"
@@ -58,9 +59,9 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {_redact(first)}"
 
 
-def access_error(model_id: str, err: BaseException, key: str) -> RuntimeError:
+def access_error(model_id: str, err: BaseException, key: str) -> AccessError:
     """One actionable line for a model that could not be loaded."""
-    return RuntimeError(
+    return AccessError(
         f"cannot load DeepFloyd model '{model_id}' ({_reason(err)}); fix: run 'hf auth login', "
         f"accept the license on {LICENSE_CARD} (it covers all IF models), check network/"
         f"HF_HUB_OFFLINE, or set '{key}' to a local directory holding the pipeline"
@@ -150,7 +151,7 @@ class DeepFloydBackend:
         try:
             self.embeds = torch.load(self.embeds_path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise RuntimeError(
+            raise CheckpointError(
                 f"{self.embeds_path}: unreadable prompt cache ({type(e).__name__}); delete it and "
                 "rerun (the encode_prompts rule rebuilds it)"
             ) from None
@@ -166,7 +167,7 @@ class DeepFloydBackend:
     def encode(self, prompts: list[str]) -> torch.Tensor:
         missing = [p for p in prompts if p not in self.embeds]
         if missing:
-            raise KeyError(
+            raise PromptError(
                 f"prompt {missing[0]!r} is not in {self.embeds_path}; add it to the config so "
                 "the encode_prompts rule encodes it"
             )

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..ddpm import Schedule
+from ..errors import CheckpointError, PromptError
 from ..train import load_model
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -30,7 +31,7 @@ ACCEPTED = (
 def parse_prompt(prompt: str) -> int:
     """Digit class of a prompt, or -1 (unconditional). See the module docstring."""
     if not isinstance(prompt, str):
-        raise ValueError(f"mnist prompt {prompt!r} is not a string; {ACCEPTED}")
+        raise PromptError(f"mnist prompt {prompt!r} is not a string; {ACCEPTED}")
     p = " ".join(prompt.strip().lower().split())
     if p in UNCONDITIONAL_PROMPTS:
         return -1
@@ -40,7 +41,7 @@ def parse_prompt(prompt: str) -> int:
         return int(p)
     if p in DIGIT_WORDS:
         return DIGIT_WORDS.index(p)
-    raise ValueError(f"mnist prompt {prompt!r} is not understood; {ACCEPTED}")
+    raise PromptError(f"mnist prompt {prompt!r} is not understood; {ACCEPTED}")
 
 
 class MnistBackend:
@@ -52,7 +53,7 @@ class MnistBackend:
         self.device = torch.device(device)
         self.model = load_model(checkpoint, self.device)
         if not self.model.num_classes:
-            raise RuntimeError(f"{checkpoint}: Part A needs the class-conditioned model")
+            raise CheckpointError(f"{checkpoint}: Part A needs the class-conditioned model")
         cfg = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"]
         self.schedule = Schedule.linear(cfg["beta_start"], cfg["beta_end"], cfg["num_timesteps"])
         self.channels = self.model.in_channels
