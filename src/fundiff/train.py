@@ -104,6 +104,52 @@ def loss_fn(
     return F.mse_loss(model(x_t, t_in, c), eps)
 
 
+def build_training(cfg: TrainConfig, device: torch.device):
+    """Seeded model (channels_last if asked), Adam (fused on CUDA), per-epoch ExponentialLR and
+    EMA: everything :func:`train` and the benchmarks step with. Returns
+    (model, optimizer, lr_scheduler, ema or None, memory_format)."""
+    torch.manual_seed(cfg.seed)
+    model = cfg.build_model().to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
+    gamma = cfg.lr_decay_to ** (1.0 / cfg.epochs) if cfg.lr_decay_to else 1.0
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        if cfg.ema_decay
+        else None
+    )
+    return model, opt, sched, ema, memory_format
+
+
+def autocast_for(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast when ``cfg.amp_bf16`` on CUDA; a disabled context otherwise."""
+    return torch.autocast("cuda", torch.bfloat16, enabled=cfg.amp_bf16 and device.type == "cuda")
+
+
+def train_step(
+    cfg: TrainConfig,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: AveragedModel | None,
+    schedule: ddpm.Schedule,
+    x0: torch.Tensor,
+    labels: torch.Tensor,
+    g: torch.Generator,
+    autocast,
+) -> torch.Tensor:
+    """One optimisation step on a batch already on the device; returns the loss (no sync)."""
+    with autocast:
+        loss = loss_fn(cfg, model, schedule, x0, labels, g)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if ema is not None:
+        ema.update_parameters(model)
+    return loss
+
+
 def train(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -125,18 +171,7 @@ def train(
     x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
     y_all = labels.to(device)
     schedule = cfg.schedule()
-    torch.manual_seed(cfg.seed)
-    model = cfg.build_model().to(device)
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
-    gamma = cfg.lr_decay_to ** (1.0 / cfg.epochs) if cfg.lr_decay_to else 1.0
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
-    ema = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        if cfg.ema_decay
-        else None
-    )
+    model, opt, sched, ema, memory_format = build_training(cfg, device)
     g_perm = torch.Generator().manual_seed(cfg.seed)
     g_noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     history: list[dict] = []
@@ -160,9 +195,7 @@ def train(
 
     n = x_all.shape[0]
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-    autocast = torch.autocast(
-        "cuda", torch.bfloat16, enabled=cfg.amp_bf16 and device.type == "cuda"
-    )
+    autocast = autocast_for(cfg, device)
     bar = tqdm(
         total=cfg.epochs * steps_per_epoch,
         initial=start_epoch * steps_per_epoch,
@@ -175,28 +208,19 @@ def train(
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=g_perm).to(device)
+        losses, lr = [], sched.get_last_lr()[0]
         for i in range(steps_per_epoch):
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             if idx.numel() < 2:  # BatchNorm needs two samples
                 continue
             x0 = x_all[idx].contiguous(memory_format=memory_format)
-            with autocast:
-                loss = loss_fn(cfg, model, schedule, x0, y_all[idx], g_noise)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            step += 1
-            history.append(
-                {
-                    "step": step,
-                    "epoch": epoch + 1,
-                    "loss": loss.item(),
-                    "lr": sched.get_last_lr()[0],
-                }
-            )
+            loss = train_step(cfg, model, opt, ema, schedule, x0, y_all[idx], g_noise, autocast)
+            losses.append(loss.detach())
             bar.update(1)
+        # one device sync per epoch (not per step): the loss values are the same floats
+        for loss in torch.stack(losses).tolist() if losses else []:
+            step += 1
+            history.append({"step": step, "epoch": epoch + 1, "loss": loss, "lr": lr})
         sched.step()
         weights = (ema.module if ema is not None else model).state_dict()
         torch_save(
