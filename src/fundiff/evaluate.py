@@ -405,3 +405,62 @@ def hybrid_success(
         "near": float(ok_near.mean()),
         "both": float((ok_far & ok_near).mean()),
     }
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot_cfg_sweep(df, path, floor: float | None = None) -> None:
+    """Quality / diversity trade-off of classifier-free guidance: one panel per metric vs gamma."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _save_fig
+
+    panels = [
+        ("accuracy", "class accuracy"),
+        ("fd", "classifier-feature FD"),
+        ("diversity", "within-class diversity (real = 1)"),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+    for ax, (col, title) in zip(axes, panels, strict=True):
+        ax.plot(df["guidance_scale"], df[col], "o-")
+        if col == "fd":
+            ax.plot(df["guidance_scale"], df["fd_floor"], "k--", label="real vs real (floor)")
+            ax.legend(fontsize=8)
+        if col == "diversity":
+            ax.axhline(1.0, color="k", ls="--", lw=1)
+        ax.set_xlabel("guidance scale gamma")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_epochs(df, path) -> None:
+    """Sample-grid metrics vs training epoch for the time- and class-conditioned models."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _save_fig
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for model, sub in df.groupby("model", sort=True):
+        sub = sub.sort_values("epoch")
+        axes[0].plot(sub["epoch"], sub["fd_ratio"], "o-", label=model)
+        axes[1].plot(sub["epoch"], sub["confidence"], "o-", label=model)
+        if sub["accuracy"].notna().any():
+            axes[2].plot(sub["epoch"], sub["accuracy"], "o-", label=f"{model} accuracy")
+        else:
+            axes[2].plot(
+                sub["epoch"],
+                sub["class_entropy"] / math.log(10),
+                "s--",
+                label=f"{model} H / log 10",
+            )
+    titles = ["FD / real-vs-real floor (1 = real)", "mean classifier confidence", "class score"]
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save_fig(fig, path)
