@@ -7,6 +7,8 @@
                                                  --fa24-compile: also of the fa24 trainings)
     python benchmarks/run.py --pipeline        + cold `snakemake --cores all` of the embedded preset
                                                  in a temp copy, then an up-to-date dry run (~10 min)
+    python benchmarks/run.py --pipeline --pipeline-threads
+                                               + a second cold run with 1 thread per training
 
 Prints one JSON document and writes benchmarks/results/<name>.json (name: quick | full, or
 --name). Needs only torch (+ numpy) and the repository's src/ (put on sys.path here); --pipeline
@@ -281,22 +283,31 @@ def bench_fa24_partb(device: torch.device, compile: str | None) -> dict:
 # ----------------------------------------------------------------------------- pipeline
 
 
-def bench_pipeline() -> dict:
-    """Cold `snakemake --cores all` (embedded preset) in a temp copy, then an up-to-date dry run."""
-    names = ["Snakefile", "rules", "scripts", "schemas", "configs", "config.yaml", "profiles",
-             "envs", "report", "assets", "src", "backends"]  # fmt: skip
+def bench_pipeline(threads_variant: bool = False) -> dict:
+    """Cold `snakemake --cores all` (embedded preset) in a temp copy, then an up-to-date dry run.
+
+    ``threads_variant``: a second cold run (fresh copy) with every training at 1 thread
+    (`--set-threads train=1`), so the three trainings run side by side instead of one after
+    another with all cores each; compare cold_seconds with cold_seconds_train_1_thread."""
+    out = _pipeline_run([("cold_seconds", []), ("dry_run_seconds", ["-n"])])
+    if threads_variant:
+        out.update(_pipeline_run([("cold_seconds_train_1_thread", ["--set-threads", "train=1"])]))
+    out["cores"] = os.cpu_count()
+    return out
+
+
+def _pipeline_run(runs: list) -> dict:
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", ".snakemake", "results", "logs", "resources", "benchmarks", "tests",
+        "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info", ".whl", ".gl",
+    )  # fmt: skip
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        wd = Path(tmp)
-        for name in names:
-            src = REPO / name
-            if src.is_dir():
-                shutil.copytree(src, wd / name, ignore=shutil.ignore_patterns("__pycache__"))
-            elif src.exists():
-                shutil.copy2(src, wd / name)
+        wd = Path(tmp) / "workflow"
+        shutil.copytree(REPO, wd, ignore=skip, symlinks=True)  # the repo without run state
         env = {**os.environ, "PYTHONPATH": str(wd / "src")}
         cmd = [sys.executable, "-m", "snakemake", "--cores", "all"]
-        for key, extra in (("cold_seconds", []), ("dry_run_seconds", ["-n"])):
+        for key, extra in runs:
             t0 = time.perf_counter()
             proc = subprocess.run(cmd + extra, cwd=wd, env=env, capture_output=True, text=True)
             out[key] = time.perf_counter() - t0
@@ -306,7 +317,6 @@ def bench_pipeline() -> dict:
         if summary.exists():
             s = json.loads(summary.read_text())
             out["eval"] = {"class_cond": s.get("class_cond"), "classifier": s.get("classifier")}
-    out["cores"] = os.cpu_count()
     return out
 
 
@@ -318,6 +328,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="tiny sizes (CI)")
     ap.add_argument("--fa24-partb", action="store_true", help="time the three fa24 trainings")
     ap.add_argument("--pipeline", action="store_true", help="cold + dry-run snakemake (long)")
+    ap.add_argument("--pipeline-threads", action="store_true",
+                    help="+ a cold run with 1 thread per training (twice as long)")  # fmt: skip
     ap.add_argument("--compile", action="store_true", help="throughput: also torch.compile (CUDA)")
     ap.add_argument("--fa24-compile", action="store_true", help="fa24: a torch.compile run")
     ap.add_argument(
@@ -393,7 +405,7 @@ def main(argv=None) -> dict:
             result["fa24_partb_compiled"] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
         save()
     if args.pipeline:
-        result["pipeline"] = bench_pipeline()
+        result["pipeline"] = bench_pipeline(args.pipeline_threads)
     print(save())
     return result
 

@@ -45,7 +45,7 @@ def test_entropy_and_diversity():
     labels = np.arange(10).repeat(10)
     assert ev.diversity_ratio(ref, labels, ref, labels) == pytest.approx(1.0)
     collapsed = np.repeat(ref[::10], 10, axis=0)  # one point per class
-    assert ev.diversity_ratio(collapsed, labels, ref, labels) == pytest.approx(0.0)
+    assert ev.diversity_ratio(collapsed, labels, ref, labels) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_score_samples_on_a_synthetic_case():
@@ -67,8 +67,8 @@ def digits():
 
 
 def test_classifier_learns_real_digits_and_is_deterministic(digits):
-    cfg = ev.ClassifierConfig(width=8, feat_dim=32, epochs=2, seed=3)
-    x, y = digits["train_images"][:2000], digits["train_labels"][:2000]
+    cfg = ev.ClassifierConfig(width=8, feat_dim=32, epochs=3, seed=3)
+    x, y = digits["train_images"][::2], digits["train_labels"][::2]  # all classes (sorted)
     torch.set_num_threads(2)
     m1, hist = ev.train_classifier(cfg, x, y)
     m2, _ = ev.train_classifier(cfg, x, y)
@@ -77,7 +77,7 @@ def test_classifier_learns_real_digits_and_is_deterministic(digits):
     feats, probs = ev.embed(m1, digits["test_images"])
     acc = (probs.argmax(1) == digits["test_labels"].numpy()).mean()
     assert acc > 0.9, acc
-    assert feats.shape == (300, 32) and hist[-1]["epoch"] == 2
+    assert feats.shape == (300, 32) and hist[-1]["epoch"] == 3
 
 
 def test_psnr_ssim():

@@ -138,7 +138,23 @@ def train_classifier(
         history.append(
             {"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total}
         )
+    recalibrate_batchnorm(model, x_all, cfg.batch_size, device)
     return model.eval(), history
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int, device) -> None:
+    """Recompute BatchNorm running statistics as exact averages over the (unaugmented) training
+    digits with the final weights: the running averages of a short training lag its weights."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average
+    model.train()
+    for i in range(0, len(x), batch_size):
+        model.features(x[i : i + batch_size].to(device))
+    for bn in bns:
+        bn.momentum = 0.1
 
 
 def save_classifier(model: DigitClassifier, info: dict, path) -> None:
