@@ -62,7 +62,7 @@ ev.plot_cfg_sweep(sweep_df, smk.output.sweep_png)
 
 # 3. final models: time-conditioned eval sample, class-conditioned at the configured gamma
 final_time = {"model": "time_cond", "guidance_scale": None, **score(smk.input.time_cond)}
-main = sweep_df[sweep_df["guidance_scale"] == p.guidance_scale].iloc[0].to_dict()
+main = next(r for r in rows if r["guidance_scale"] == p.guidance_scale)  # plain ints / floats
 final_class = {"model": "class_cond", **main}
 final_df = pd.DataFrame([final_class, final_time])
 write_csv(final_df, smk.output.final_csv)
@@ -85,7 +85,7 @@ summary = {
     "reference": {"n_reference": len(ref_feats), "n_floor_pool": len(pool_feats)},
     "class_cond": clean(final_class),
     "time_cond": {**clean(final_time), "class_entropy_max": math.log(10)},
-    "cfg_sweep": [clean(r) for r in sweep_df.to_dict("records")],
+    "cfg_sweep": [clean(r) for r in sorted(rows, key=lambda r: r["guidance_scale"])],
     "targets": {
         "class_cond_accuracy_min": t["accuracy"],
         "fd_ratio_max": t["fd_ratio"],

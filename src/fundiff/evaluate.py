@@ -247,7 +247,7 @@ def class_entropy(pred: np.ndarray, num_classes: int = 10) -> float:
     counts = np.bincount(np.asarray(pred), minlength=num_classes).astype(np.float64)
     p = counts / max(counts.sum(), 1)
     p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
+    return float(-(p * np.log(p)).sum()) + 0.0  # + 0.0: no "-0" for a single class
 
 
 def mean_pairwise_distance(feats: np.ndarray) -> float:
