@@ -19,6 +19,7 @@ include: "rules/partb.smk"
 include: "rules/parta.smk"
 include: "rules/report_inputs.smk"
 include: "rules/report.smk"
+include: "rules/eval.smk"
 
 
 rule all:

@@ -13,6 +13,7 @@ except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
 PARTB = config["partb"]
+EVAL = config["eval"]
 CONDITIONED = ["time_cond", "class_cond"]
 MODELS = ["denoiser"] + CONDITIONED
 LIB_DIR = Path(workflow.basedir) / "src" / "fundiff"
@@ -415,7 +416,36 @@ def partb_benchmarks():
     return out
 
 
+def sweep_scales():
+    """CFG scales of the evaluation sweep as wildcard strings ('0', '5', '7.5'), always including
+    the scale of the sample grids (its row is the class-conditioned model's final score)."""
+    scales = set(map(float, EVAL["cfg_sweep"]["scales"]))
+    scales.add(float(PARTB["class_cond"]["guidance_scale"]))
+    return [f"{s:g}" for s in sorted(scales)]
+
+
+def eval_grid_npzs():
+    """The raw samples of every Part B sample grid (scored per epoch)."""
+    return [
+        f"results/partb/{model}/samples/epoch_{epoch}.npz"
+        for model in CONDITIONED
+        for epoch in PARTB[model]["sample_epochs"]
+    ]
+
+
+def eval_targets():
+    """Measured results: classifier, per-epoch and final Part B scores, CFG sweep, summary."""
+    return [
+        "results/eval/summary.json",
+        "results/eval/partb_epochs.png",
+        "results/eval/cfg_sweep.png",
+    ]
+
+
 def all_targets():
     return (
-        partb_figures() + parta_tables() + ["results/report/index.html", "results/report/README.md"]
+        partb_figures()
+        + parta_tables()
+        + eval_targets()
+        + ["results/report/index.html", "results/report/README.md"]
     )

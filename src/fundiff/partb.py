@@ -47,6 +47,11 @@ def sample(
         t_in = torch.full((x_t.shape[0],), t / T, device=x_t.device)
         if labels is None:
             return model(x_t, t_in), None
+        # gamma = 0 is eps_u and gamma = 1 is eps_c: one half of the batched forward suffices
+        if guidance_scale == 0.0:
+            return model(x_t, t_in, uncond), None
+        if guidance_scale == 1.0:
+            return model(x_t, t_in, labels), None
         return ddpm.cfg_batched(model, x_t, t_in, labels, uncond, guidance_scale), None
 
     frames: list[torch.Tensor] = [x.cpu()] if frame_every else []

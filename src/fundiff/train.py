@@ -22,7 +22,21 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm import tqdm
+
+try:
+    from tqdm import tqdm
+except ImportError:  # a bare GPU box (torch + numpy only) runs the benchmarks without tqdm
+
+    class tqdm:  # noqa: N801 - stands in for tqdm.tqdm
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def update(self, n=1):
+            pass
+
+        def close(self):
+            pass
+
 
 from . import ddpm
 from .errors import CheckpointError
@@ -83,6 +97,19 @@ def fingerprint(cfg: TrainConfig, images: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
+_TABLES: dict = {}
+
+
+def _alpha_bar_table(schedule: ddpm.Schedule, device: torch.device) -> torch.Tensor:
+    """[1, alpha_bar_0, ..., alpha_bar_{T-1}] (float64) on ``device``, cached per schedule."""
+    key = (id(schedule), str(device))
+    hit = _TABLES.get(key)
+    if hit is None or hit[0] is not schedule:
+        table = schedule.alpha_bar(torch.arange(-1, schedule.num_timesteps)).to(device)
+        hit = _TABLES[key] = (schedule, table)
+    return hit[1]
+
+
 def loss_fn(
     cfg: TrainConfig,
     model: torch.nn.Module,
@@ -96,7 +123,10 @@ def loss_fn(
     if cfg.task == "denoiser":
         return F.mse_loss(model(x0 + cfg.sigma * eps), x0)
     t = torch.randint(0, cfg.num_timesteps, (n,), generator=g, device=dev)
-    x_t = ddpm.q_sample(schedule, x0, t, eps)
+    # ddpm.q_sample with alpha_bar gathered from a device-resident table: no host-to-device
+    # copy per step (on CUDA that copy would stall the launch queue every step)
+    alpha_bar_t = _alpha_bar_table(schedule, dev)[t + 1].to(x0.dtype).reshape(-1, 1, 1, 1)
+    x_t = alpha_bar_t.sqrt() * x0 + (1.0 - alpha_bar_t).sqrt() * eps
     t_in = t.to(torch.float32) / cfg.num_timesteps
     if cfg.task == "time":
         return F.mse_loss(model(x_t, t_in), eps)
@@ -105,27 +135,10 @@ def loss_fn(
     return F.mse_loss(model(x_t, t_in, c), eps)
 
 
-def train(
-    cfg: TrainConfig,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    work_dir: str | Path,
-    device: torch.device,
-    progress: bool = True,
-) -> list[dict]:
-    """Train; after epoch e write ``work_dir/epoch_{e:03d}.pt`` (weights, EMA if enabled) and
-    ``work_dir/resume.pt`` (full state); return the per-step loss log.
-
-    ``images`` uint8 (N, 28, 28) and ``labels`` int64 (N,) are moved to ``device`` once (the
-    whole MNIST fits): batches are index gathers, no DataLoader and no per-batch copies.
-    """
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    resume_path = work_dir / "resume.pt"
-    fp = fingerprint(cfg, images)
-    x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
-    y_all = labels.to(device)
-    schedule = cfg.schedule()
+def build_training(cfg: TrainConfig, device: torch.device):
+    """Seeded model (channels_last if asked), Adam (fused on CUDA), per-epoch ExponentialLR and
+    EMA: everything :func:`train` and the benchmarks step with. Returns
+    (model, optimizer, lr_scheduler, ema or None, memory_format)."""
     torch.manual_seed(cfg.seed)
     model = cfg.build_model().to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -138,6 +151,61 @@ def train(
         if cfg.ema_decay
         else None
     )
+    return model, opt, sched, ema, memory_format
+
+
+def autocast_for(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast when ``cfg.amp_bf16`` on CUDA; a disabled context otherwise."""
+    return torch.autocast("cuda", torch.bfloat16, enabled=cfg.amp_bf16 and device.type == "cuda")
+
+
+def train_step(
+    cfg: TrainConfig,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: AveragedModel | None,
+    schedule: ddpm.Schedule,
+    x0: torch.Tensor,
+    labels: torch.Tensor,
+    g: torch.Generator,
+    autocast,
+) -> torch.Tensor:
+    """One optimisation step on a batch already on the device; returns the loss (no sync)."""
+    with autocast:
+        loss = loss_fn(cfg, model, schedule, x0, labels, g)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if ema is not None:
+        ema.update_parameters(model)
+    return loss
+
+
+def train(
+    cfg: TrainConfig,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    work_dir: str | Path,
+    device: torch.device,
+    progress: bool = True,
+    compile: bool | str = False,
+) -> list[dict]:
+    """Train; after epoch e write ``work_dir/epoch_{e:03d}.pt`` (weights, EMA if enabled) and
+    ``work_dir/resume.pt`` (full state); return the per-step loss log.
+
+    ``images`` uint8 (N, 28, 28) and ``labels`` int64 (N,) are moved to ``device`` once (the
+    whole MNIST fits): batches are index gathers, no DataLoader and no per-batch copies.
+    ``compile`` runs the training forward through ``torch.compile`` (True, or a mode such as
+    "reduce-overhead" = CUDA graphs): a speed option for GPUs; kernels may round differently.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    resume_path = work_dir / "resume.pt"
+    fp = fingerprint(cfg, images)
+    x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
+    y_all = labels.to(device)
+    schedule = cfg.schedule()
+    model, opt, sched, ema, memory_format = build_training(cfg, device)
     g_perm = torch.Generator().manual_seed(cfg.seed)
     g_noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     history: list[dict] = []
@@ -161,9 +229,9 @@ def train(
 
     n = x_all.shape[0]
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-    autocast = torch.autocast(
-        "cuda", torch.bfloat16, enabled=cfg.amp_bf16 and device.type == "cuda"
-    )
+    autocast = autocast_for(cfg, device)
+    mode = compile if isinstance(compile, str) and compile != "default" else None
+    fwd = torch.compile(model, mode=mode) if compile else model
     bar = tqdm(
         total=cfg.epochs * steps_per_epoch,
         initial=start_epoch * steps_per_epoch,
@@ -176,28 +244,19 @@ def train(
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=g_perm).to(device)
+        losses, lr = [], sched.get_last_lr()[0]
         for i in range(steps_per_epoch):
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             if idx.numel() < 2:  # BatchNorm needs two samples
                 continue
             x0 = x_all[idx].contiguous(memory_format=memory_format)
-            with autocast:
-                loss = loss_fn(cfg, model, schedule, x0, y_all[idx], g_noise)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            step += 1
-            history.append(
-                {
-                    "step": step,
-                    "epoch": epoch + 1,
-                    "loss": loss.item(),
-                    "lr": sched.get_last_lr()[0],
-                }
-            )
+            loss = train_step(cfg, fwd, opt, ema, schedule, x0, y_all[idx], g_noise, autocast)
+            losses.append(loss.detach())
             bar.update(1)
+        # one device sync per epoch (not per step): the loss values are the same floats
+        for loss in torch.stack(losses).tolist() if losses else []:
+            step += 1
+            history.append({"step": step, "epoch": epoch + 1, "loss": loss, "lr": lr})
         sched.step()
         weights = (ema.module if ema is not None else model).state_dict()
         torch_save(

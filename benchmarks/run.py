@@ -1,0 +1,414 @@
+"""Benchmarks, each a ratio of two variants measured side by side in one run on one machine.
+
+    python benchmarks/run.py --quick           tiny sizes, < 1 min (CI; the test checks the JSON shape)
+    python benchmarks/run.py                   training throughput + CFG, CPU and (if visible) CUDA
+    python benchmarks/run.py --fa24-partb      + the three fa24 Part B trainings in-process (GPU)
+    python benchmarks/run.py --compile         + a torch.compile variant of our loop (CUDA only;
+                                                 --fa24-compile: also of the fa24 trainings)
+    python benchmarks/run.py --pipeline        + cold `snakemake --cores all` of the embedded preset
+                                                 in a temp copy, then an up-to-date dry run (~10 min)
+    python benchmarks/run.py --pipeline --pipeline-threads
+                                               + a second cold run with 1 thread per training
+
+Prints one JSON document and writes benchmarks/results/<name>.json (name: quick | full, or
+--name). Needs only torch (+ numpy) and the repository's src/ (put on sys.path here); --pipeline
+also needs snakemake. Variants are interleaved round by round (A B A B ...) and the median round
+is reported, so that load from other processes hits both sides of a ratio alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+import torch  # noqa: E402
+
+from fundiff import ddpm  # noqa: E402
+from fundiff.train import (  # noqa: E402
+    TrainConfig,
+    autocast_for,
+    build_training,
+    loss_fn,
+    train,
+    train_step,
+)
+from fundiff.unet import UNet  # noqa: E402
+
+# The fa24 spec's three Part B trainings (configs/fa24.yaml; tests/test_benchmarks.py checks that
+# these match it, since the GPU box may lack pyyaml).
+FA24_PARTB = {
+    "denoiser": dict(task="denoiser", hidden=128, batch_size=256, epochs=5, lr=1e-4, sigma=0.5),
+    "time_cond": dict(task="time", hidden=64, batch_size=128, epochs=20, lr=1e-3, lr_decay_to=0.1),
+    "class_cond": dict(
+        task="class", hidden=64, batch_size=128, epochs=20, lr=1e-3, lr_decay_to=0.1, p_uncond=0.1
+    ),
+}
+FA24_NUM_TRAIN = 60_000
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved(variants: dict, rounds: int) -> dict:
+    """Run each variant's callable once per round, alternating; return median seconds each."""
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            times[name].append(fn())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8), torch.randint(
+        0, 10, (n,), generator=g
+    )
+
+
+def ours_runner(cfg: TrainConfig, images, labels, device, steps: int, compile: str | None = None):
+    """fundiff.train's inner loop: data resident on the device, index gathers, channels_last,
+    fused Adam + bf16 autocast on CUDA (as cfg says), no host sync inside the timed steps."""
+    x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
+    y_all = labels.to(device)
+    model, opt, _, ema, memory_format = build_training(cfg, device)
+    fwd = torch.compile(model, mode=compile) if compile else model
+    schedule = cfg.schedule()
+    g = torch.Generator(device=device).manual_seed(1)
+    gp = torch.Generator().manual_seed(0)
+    autocast = autocast_for(cfg, device)
+    n, bs = len(labels), cfg.batch_size
+    model.train()
+
+    def run(k: int) -> float:
+        sync(device)
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=gp).to(device)
+        for i in range(k):
+            j = (i * bs) % (n - bs + 1)
+            idx = perm[j : j + bs]
+            x0 = x_all[idx].contiguous(memory_format=memory_format)
+            train_step(cfg, fwd, opt, ema, schedule, x0, y_all[idx], g, autocast)
+        sync(device)
+        return time.perf_counter() - t0
+
+    run(3 if not compile else 10)  # warm-up (compilation, cuDNN autotuning, allocator)
+    return lambda: run(steps)
+
+
+def naive_runner(cfg: TrainConfig, images, labels, device, steps: int):
+    """A textbook loop: DataLoader over a CPU TensorDataset, per-batch copy to the device, fp32,
+    default memory format, default Adam, loss.item() logged every step."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    ds = TensorDataset(images.to(torch.float32).div(255.0).unsqueeze(1), labels)
+    dl = DataLoader(
+        ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    torch.manual_seed(cfg.seed)
+    model = cfg.build_model().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    schedule = cfg.schedule()
+    g = torch.Generator(device=device).manual_seed(1)
+    model.train()
+
+    def run(k: int) -> float:
+        sync(device)
+        t0 = time.perf_counter()
+        done, log = 0, []
+        while done < k:
+            for x0, y in dl:
+                x0, y = x0.to(device), y.to(device)
+                loss = loss_fn(cfg, model, schedule, x0, y, g)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                log.append(loss.item())
+                done += 1
+                if done == k:
+                    break
+        sync(device)
+        return time.perf_counter() - t0
+
+    run(3)
+    return lambda: run(steps)
+
+
+def bench_training(device: torch.device, hidden: int, batch: int, steps: int, rounds: int, n: int,
+                   compile_mode: str | None) -> dict:  # fmt: skip
+    cuda = device.type == "cuda"
+    cfg = TrainConfig(
+        task="class", hidden=hidden, batch_size=batch, epochs=20, lr=1e-3, lr_decay_to=0.1,
+        channels_last=True, amp_bf16=cuda,
+    )  # fmt: skip
+    images, labels = _digits(n)
+    variants = {
+        "naive": naive_runner(cfg, images, labels, device, steps),
+        "ours": ours_runner(cfg, images, labels, device, steps),
+    }
+    compile_error = None
+    if compile_mode:
+        try:
+            variants["ours_compiled"] = ours_runner(
+                cfg, images, labels, device, steps, compile_mode
+            )
+        except Exception as e:  # report, don't fail the other numbers
+            compile_error = f"{type(e).__name__}: {str(e)[:200]}"
+    secs = interleaved(variants, rounds)
+    ips = {k: steps * batch / v for k, v in secs.items()}
+    out = {
+        "device": str(device),
+        "task": "class",
+        "hidden": hidden,
+        "batch_size": batch,
+        "steps_per_round": steps,
+        "rounds": rounds,
+        "images_per_s": ips,
+        "speedup_ours_vs_naive": ips["ours"] / ips["naive"],
+        "ours_settings": {
+            "channels_last": True,
+            "bf16_autocast": cuda,
+            "fused_adam": cuda,
+            "data_on_device": True,
+        },
+    }
+    if "ours_compiled" in ips:
+        out["speedup_compiled_vs_naive"] = ips["ours_compiled"] / ips["naive"]
+        out["compile_mode"] = compile_mode
+    if compile_error:
+        out["compile_error"] = compile_error
+    return out
+
+
+# ----------------------------------------------------------------------------- CFG
+
+
+@torch.no_grad()
+def bench_cfg(device: torch.device, hidden: int, n: int, reps: int, rounds: int) -> dict:
+    torch.manual_seed(0)
+    model = UNet(1, hidden, time_cond=True, num_classes=10).to(device).eval()
+    x = torch.randn(n, 1, 28, 28, device=device)
+    t = torch.full((n,), 0.5, device=device)
+    c = torch.arange(n, device=device) % 10
+    u = torch.full_like(c, -1)
+
+    def timed(fn):
+        def run():
+            fn()
+            sync(device)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            sync(device)
+            return time.perf_counter() - t0
+
+        return run
+
+    def two():
+        return ddpm.cfg(model(x, t, u), model(x, t, c), 5.0)
+
+    def batched():
+        return ddpm.cfg_batched(model, x, t, c, u, 5.0)
+
+    max_diff = float((two() - batched()).abs().max())
+    secs = interleaved({"two_forwards": timed(two), "batched": timed(batched)}, rounds)
+    return {
+        "device": str(device),
+        "hidden": hidden,
+        "batch": n,
+        "reps_per_round": reps,
+        "seconds_per_eps": {k: v / reps for k, v in secs.items()},
+        "speedup_batched_vs_two": secs["two_forwards"] / secs["batched"],
+        "max_abs_diff": max_diff,
+    }
+
+
+# ----------------------------------------------------------------------------- fa24 Part B
+
+
+def _fa24_mnist() -> tuple[torch.Tensor, torch.Tensor, str]:
+    """torchvision MNIST if it is already on disk (resources/mnist), else random digits."""
+    try:
+        from torchvision.datasets import MNIST
+
+        ds = MNIST(str(REPO / "resources/mnist"), train=True, download=False)
+        return ds.data.clone(), ds.targets.clone(), "torchvision MNIST (60,000 train digits)"
+    except Exception:
+        images, labels = _digits(FA24_NUM_TRAIN, seed=1)
+        return images, labels, "random uint8 digits (MNIST not on disk; same count and shapes)"
+
+
+def bench_fa24_partb(device: torch.device, compile: str | None) -> dict:
+    images, labels, data_note = _fa24_mnist()
+    cuda = device.type == "cuda"
+    out = {"device": str(device), "data": data_note, "compile": compile, "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, kw in FA24_PARTB.items():
+            cfg = TrainConfig(**kw, channels_last=True, amp_bf16=cuda, seed=180)
+            sync(device)
+            t0 = time.perf_counter()
+            hist = train(cfg, images, labels, Path(tmp) / name, device, False, compile)
+            sync(device)
+            secs = time.perf_counter() - t0
+            out["models"][name] = {
+                "seconds": secs,
+                "steps": len(hist),
+                "steps_per_s": len(hist) / secs,
+                "final_epoch_mean_loss": statistics.fmean(
+                    h["loss"] for h in hist if h["epoch"] == cfg.epochs
+                ),
+                **{k: kw[k] for k in ("hidden", "batch_size", "epochs")},
+            }
+    out["total_seconds"] = sum(m["seconds"] for m in out["models"].values())
+    return out
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def bench_pipeline(threads_variant: bool = False) -> dict:
+    """Cold `snakemake --cores all` (embedded preset) in a temp copy, then an up-to-date dry run.
+
+    ``threads_variant``: a second cold run (fresh copy) with every training at 1 thread
+    (`--set-threads train=1`), so the three trainings run side by side instead of one after
+    another with all cores each; compare cold_seconds with cold_seconds_train_1_thread."""
+    out = _pipeline_run([("cold_seconds", []), ("dry_run_seconds", ["-n"])])
+    if threads_variant:
+        out.update(_pipeline_run([("cold_seconds_train_1_thread", ["--set-threads", "train=1"])]))
+    out["cores"] = os.cpu_count()
+    return out
+
+
+def _pipeline_run(runs: list) -> dict:
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", ".snakemake", "results", "logs", "resources", "benchmarks", "tests",
+        "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info", ".whl", ".gl",
+    )  # fmt: skip
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        wd = Path(tmp) / "workflow"
+        shutil.copytree(REPO, wd, ignore=skip, symlinks=True)  # the repo without run state
+        env = {**os.environ, "PYTHONPATH": str(wd / "src")}
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "all"]
+        for key, extra in runs:
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd + extra, cwd=wd, env=env, capture_output=True, text=True)
+            out[key] = time.perf_counter() - t0
+            if proc.returncode:
+                raise RuntimeError(f"snakemake {extra} failed:\n{proc.stderr[-3000:]}")
+        summary = wd / "results/eval/summary.json"
+        if summary.exists():
+            s = json.loads(summary.read_text())
+            out["eval"] = {"class_cond": s.get("class_cond"), "classifier": s.get("classifier")}
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CI)")
+    ap.add_argument("--fa24-partb", action="store_true", help="time the three fa24 trainings")
+    ap.add_argument("--pipeline", action="store_true", help="cold + dry-run snakemake (long)")
+    ap.add_argument("--pipeline-threads", action="store_true",
+                    help="+ a cold run with 1 thread per training (twice as long)")  # fmt: skip
+    ap.add_argument("--compile", action="store_true", help="throughput: also torch.compile (CUDA)")
+    ap.add_argument("--fa24-compile", action="store_true", help="fa24: a torch.compile run")
+    ap.add_argument(
+        "--compile-mode",
+        default="reduce-overhead",
+        help="torch.compile mode (reduce-overhead = CUDA graphs; 'default' for plain compile)",
+    )
+    ap.add_argument("--no-cpu", action="store_true", help="skip the CPU sections on a GPU box")
+    ap.add_argument("--cpu-only", action="store_true", help="skip CUDA even if visible")
+    ap.add_argument("--name", help="results file name (default quick / full)")
+    ap.add_argument("--out-dir", default=str(REPO / "benchmarks/results"))
+    args = ap.parse_args(argv)
+    if args.quick and args.pipeline:
+        ap.error("--pipeline is the long benchmark; run it without --quick")
+
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available() and not args.cpu_only:
+        devices.append(torch.device("cuda"))
+        if args.no_cpu:
+            devices = devices[1:]
+    mode = None if args.compile_mode == "default" else args.compile_mode
+    result = {
+        "name": args.name or ("quick" if args.quick else "full"),
+        "quick": args.quick,
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if len(devices) > 1 else None,
+        },
+        "note": "ratios are measured side by side (interleaved rounds, median); absolute numbers "
+        "depend on machine load",
+        "training": [],
+        "cfg": [],
+    }
+    t_start = time.perf_counter()
+    out_dir = Path(args.out_dir)
+
+    def save() -> str:
+        """Write the results so far (after every section: a killed run keeps what it measured)."""
+        result["benchmark_seconds"] = time.perf_counter() - t_start
+        out_dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(result, indent=1)
+        tmp = out_dir / f".{result['name']}.json.tmp"
+        tmp.write_text(text + "\n")
+        tmp.replace(out_dir / f"{result['name']}.json")
+        return text
+
+    for dev in devices:
+        if args.quick:
+            tr = dict(hidden=8, batch=32, steps=4, rounds=2, n=512)
+            cf = dict(hidden=8, n=20, reps=2, rounds=2)
+        elif dev.type == "cuda":
+            tr = dict(hidden=64, batch=128, steps=200, rounds=3, n=60_000)
+            cf = dict(hidden=64, n=400, reps=50, rounds=3)
+        else:
+            tr = dict(hidden=32, batch=64, steps=20, rounds=3, n=4_000)
+            cf = dict(hidden=32, n=100, reps=5, rounds=3)
+        compile_mode = (mode or "default") if args.compile and dev.type == "cuda" else None
+        result["training"].append(bench_training(dev, **tr, compile_mode=compile_mode))
+        save()
+        result["cfg"].append(bench_cfg(dev, **cf))
+        save()
+    if args.fa24_partb:
+        result["fa24_partb"] = bench_fa24_partb(devices[-1], compile=None)
+        save()
+    if args.fa24_compile and devices[-1].type == "cuda":
+        try:
+            result["fa24_partb_compiled"] = bench_fa24_partb(devices[-1], mode or "default")
+        except Exception as e:
+            result["fa24_partb_compiled"] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+        save()
+    if args.pipeline:
+        result["pipeline"] = bench_pipeline(args.pipeline_threads)
+    print(save())
+    return result
+
+
+if __name__ == "__main__":
+    main()
