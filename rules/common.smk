@@ -179,7 +179,7 @@ def pa_parts_keys(sdir):
 
 
 def pa_image(name):
-    return f"{PA_DIR}/images/{name}.png"
+    return f"results/images/{name}.png"
 
 
 def pa_backend():

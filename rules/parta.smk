@@ -9,7 +9,7 @@ rule parta_image:
         unpack(pa_source_inputs),
         lib=lib("images", "io", "parta_run"),
     output:
-        f"{PA_DIR}/images/{{image}}.png",
+        "results/images/{image}.png",
     log:
         "logs/parta/image_{image}.log",
     wildcard_constraints:
