@@ -442,6 +442,15 @@ def eval_targets():
     ]
 
 
+def eval_tables():
+    """Table specs of the measured results (section B4 of the report)."""
+    return ["results/eval/partb_epochs.json", "results/eval/cfg_sweep.json"]
+
+
+def eval_figures():
+    return ["results/eval/partb_epochs.png", "results/eval/cfg_sweep.png"]
+
+
 def all_targets():
     return (
         partb_figures()

@@ -94,7 +94,7 @@ rule eval_partb:
         grids=eval_grid_npzs(),
         time_cond="results/eval/samples/time_cond.npz",
         sweep=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
-        lib=lib("evaluate", "viz", "io", "device"),
+        lib=lib("evaluate", "viz", "io", "device", "figures"),
     output:
         epochs_csv="results/eval/partb_epochs.csv",
         epochs_png="results/eval/partb_epochs.png",
@@ -102,6 +102,8 @@ rule eval_partb:
         sweep_png="results/eval/cfg_sweep.png",
         final_csv="results/eval/partb_final.csv",
         summary="results/eval/summary.json",
+        epochs_json="results/eval/partb_epochs.json",
+        sweep_json="results/eval/cfg_sweep.json",
     log:
         "logs/eval/eval_partb.log",
     conda:

@@ -5,8 +5,8 @@
 rule report:
     """The writeup (HTML + Markdown twin) with provenance; images linked relative to results/."""
     input:
-        tables=partb_tables() + parta_tables(),
-        figures=partb_figures() + parta_figures(),
+        tables=partb_tables() + parta_tables() + eval_tables(),
+        figures=partb_figures() + parta_figures() + eval_figures(),
         checkpoints=partb_checkpoints(),
         benchmarks=partb_benchmarks() + parta_benchmarks(),
         templates=[

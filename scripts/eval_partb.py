@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from fundiff import evaluate as ev
+from fundiff import figures
 from fundiff.device import resolve_device, setup_torch
 from fundiff.io import atomic_path, setup_logging, write_text
 
@@ -101,4 +102,33 @@ summary = {
     },
 }
 log.info("summary: %s", json.dumps(summary["class_cond"]))
+
+
+def rounded(d, keys):
+    return {k: (round(d[k], 4) if isinstance(d.get(k), float) else d.get(k)) for k in keys}
+
+
+score_keys = ["accuracy", "confidence", "fd", "fd_floor", "fd_ratio"]
+figures.write_table(
+    smk.output.epochs_json,
+    "B4",
+    "Scores of the sample grids per epoch",
+    [{"label": "", "cells": [figures.cell(smk.output.epochs_png, "per-epoch scores")]}],
+    params={
+        "classifier test accuracy (real held-out digits)": round(info["test_accuracy"], 4),
+        f"class_cond final (CFG {p.guidance_scale:g})": rounded(final_class, score_keys),
+        "time_cond final": rounded(final_time, ["fd", "fd_floor", "fd_ratio", "class_entropy"]),
+        "targets": summary["targets"],
+    },
+)
+figures.write_table(
+    smk.output.sweep_json,
+    "B4",
+    "Classifier-free guidance sweep (class-conditioned model)",
+    [{"label": "", "cells": [figures.cell(smk.output.sweep_png, "CFG sweep")]}],
+    params={
+        f"gamma = {r['guidance_scale']:g}": rounded(r, score_keys)
+        for r in sorted(rows, key=lambda r: r["guidance_scale"])
+    },
+)
 write_text(smk.output.summary, json.dumps(summary, indent=1, sort_keys=True) + "\n")

@@ -48,6 +48,7 @@ SECTIONS = {
     "B2.4": "2.4 Training the class-conditioned UNet",
     "B2.5": "2.5 Sampling from the class-conditioned UNet",
     "B3": "3 Bells & whistles: sampling GIFs",
+    "B4": "4 Measured results: an in-pipeline digit classifier scores the samples",
 }
 
 
