@@ -12,19 +12,21 @@ from pathlib import Path
 import pytest
 import torch
 
+from fundiff.report import strip_run_info
 from tests.conftest import SNAKEMAKE, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
-# Blocks that legitimately differ between runs (wall times, dates) are fenced in the report.
-VOLATILE = re.compile(rb"<!-- run-info:start -->.*?<!-- run-info:end -->", re.S)
-
 
 def _digest_tree(root: Path) -> dict[str, bytes]:
+    """Every result file's bytes; the report's run-info block (wall times, date) is left out."""
     out = {}
     for p in sorted(root.rglob("*")):
         if p.is_file() and not p.name.startswith(".snakemake_timestamp"):
-            out[str(p.relative_to(root))] = VOLATILE.sub(b"", p.read_bytes())
+            data = p.read_bytes()
+            if p.parent.name == "report" and p.suffix in (".html", ".md"):
+                data = strip_run_info(data.decode()).encode()
+            out[str(p.relative_to(root))] = data
     return out
 
 
