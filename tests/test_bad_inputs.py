@@ -53,3 +53,71 @@ def test_checkpoint_of_another_width(done_copy):
     line = _error_line(done_copy / "logs/partb/sample_class_cond_2.log")
     assert "num_hiddens=64 but the config asks for 8" in line
     assert not (done_copy / SAMPLE).exists()
+
+
+# ---------------------------------------------------------------- Part A inputs
+
+
+@pytest.fixture
+def fresh(tmp_path) -> Path:
+    from tests.conftest import copy_workflow
+
+    return copy_workflow(tmp_path / "wf")
+
+
+def _image_case(wd: Path, source: str, extra: str = "") -> tuple[int, str, Path]:
+    """Run only the image rule for a new configured image; return (rc, error line, output)."""
+    (wd / "bad.yaml").write_text(f'parta:\n  images:\n    bad: {{source: "{source}"{extra}}}\n')
+    out = run_snakemake(wd, "results/images/bad.png", *TINY, "bad.yaml", check=False, timeout=300)
+    log = wd / "logs/parta/image_bad.log"
+    return out.returncode, _error_line(log), wd / "results/images/bad.png"
+
+
+def test_missing_image_file(fresh):
+    # a file: source is a declared input, so Snakemake itself names it before running anything
+    (fresh / "bad.yaml").write_text('parta:\n  images:\n    bad: {source: "file:nope.png"}\n')
+    out = run_snakemake(fresh, "results/images/bad.png", *TINY, "bad.yaml", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "Missing input files" in text and "nope.png" in text
+    assert not (fresh / "results/images/bad.png").exists()
+
+
+def test_corrupt_png(fresh):
+    (fresh / "assets/drawings/corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    rc, line, out = _image_case(fresh, "file:assets/drawings/corrupt.png")
+    assert rc != 0 and "corrupt.png" in line
+    assert not out.exists()
+
+
+def test_download_checksum_mismatch(fresh):
+    url = (fresh / "assets/drawings/house.png").resolve().as_uri()
+    rc, line, out = _image_case(fresh, f"url:{url}", ', sha256: "' + "0" * 64 + '"')
+    assert rc != 0 and "does not match the configured" in line and "sha256" in line
+    assert not out.exists()
+
+
+def test_unreachable_url_retries_then_one_line(fresh):
+    rc, line, out = _image_case(fresh, "url:http://127.0.0.1:9/campanile.jpg")
+    assert rc != 0 and "after 3 tries" in line and "127.0.0.1:9" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ('parta:\n  a0:\n    prompts: ["a rocket ship"]\n', "a rocket ship"),
+        ("parta:\n  sdedit:\n    i_start: [1, 99]\n", "i_start"),
+        (
+            "parta:\n  inpaint:\n    - {image: digit_a, rects: [[20, 20, 14, 14]]}\n",
+            "digit_a",
+        ),
+    ],
+)
+def test_config_level_part_a_errors_stop_before_running(fresh, override, message):
+    (fresh / "bad.yaml").write_text(override)
+    out = run_snakemake(fresh, "-n", *TINY, "bad.yaml", check=False, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    lines = [ln for ln in text.splitlines() if ln.startswith("config error:")]
+    assert len(lines) == 1 and message in lines[0], text[-2000:]
+    assert not (fresh / "results").exists()

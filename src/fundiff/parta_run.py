@@ -33,9 +33,10 @@ def run(smk, main: Callable) -> None:
     try:
         main(smk, log)
     except ONE_LINE_ERRORS as e:
-        msg = str(e)
-        log.error("%s", str(msg).splitlines()[0] if str(msg) else type(e).__name__)
-        print(f"error: {msg}", file=sys.__stderr__)
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)  # the rule's log (shown on failure)
+        if sys.stderr is not sys.__stderr__:
+            print(f"error: {msg}", file=sys.__stderr__)
         sys.exit(1)
 
 
