@@ -25,19 +25,46 @@ TINY = ["--cores", "1", "--configfile", "configs/tiny.yaml"]
 # Jobs of the tiny preset, by what they depend on.
 TRAIN = {"train": 3, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1}
 SAMPLE = {"sample": 4, "sampling_gif": 2}
-PAGE = {"partb_page": 1, "all": 1}
+# every Part A model job (they all run on Part B's final class_cond weights) + its table merges
+PARTA_MODEL = {
+    "parta_a0": 2,
+    "parta_forward": 1,
+    "parta_blur": 1,
+    "parta_one_step": 1,
+    "parta_iterative": 1,
+    "parta_sample": 1,
+    "parta_cfg": 1,
+    "parta_sdedit": 3,
+    "parta_inpaint": 1,
+    "parta_pair": 2,
+    "parta_table": 7,
+}
+EVAL_CLASS = {"eval_sample_cfg": 2, "eval_partb": 1}  # CFG-sweep samples + scores
+EVAL_TIME = {"eval_sample_time": 1}
+MODELS_DOWNSTREAM = {**TRAIN, **SAMPLE, **PARTA_MODEL, **EVAL_CLASS, **EVAL_TIME}
+PAGE = {"report": 1, "all": 1}
 
 # (id, config overlay in YAML, expected jobs)
 CONFIG_CASES = [
     (
         "class_cond.guidance_scale",
         "partb: {class_cond: {guidance_scale: 3.0}}",
-        {"sample": 2, "sampling_gif": 1, **PAGE},
+        # the grids, the class GIF, and the sweep sample at the new scale (the sweep always
+        # includes the grids' scale) + the scores; not training, not Part A
+        {"sample": 2, "sampling_gif": 1, "eval_sample_cfg": 1, "eval_partb": 1, **PAGE},
     ),
     (
         "class_cond.epochs",
         "partb: {class_cond: {epochs: 3}}",
-        {"train": 1, "loss_curve": 1, "sample": 2, "sampling_gif": 1, **PAGE},
+        {
+            "train": 1,
+            "loss_curve": 1,
+            "sample": 2,
+            "sampling_gif": 1,
+            **PARTA_MODEL,
+            **EVAL_CLASS,
+            **PAGE,
+        },
     ),
     (
         "denoiser.lr",
@@ -48,28 +75,51 @@ CONFIG_CASES = [
     ("gif.fps", "partb: {gif: {fps: 10}}", {"sampling_gif": 2, **PAGE}),
     (
         "schedule.num_timesteps",
-        "partb: {schedule: {num_timesteps: 200}}",
-        {**TRAIN, **SAMPLE, **PAGE},
+        "partb: {schedule: {num_timesteps: 280}}",
+        {**MODELS_DOWNSTREAM, **PAGE},
     ),
     (
         "data.mnist.test_per_class",
         "data: {mnist: {test_per_class: 30}}",
-        {"mnist": 1, "noising_grid": 1, **TRAIN, **SAMPLE, **PAGE},
+        {
+            "mnist": 1,
+            "noising_grid": 1,
+            "parta_image": 2,  # the two mnist:INDEX images
+            "train_classifier": 1,
+            **MODELS_DOWNSTREAM,
+            **PAGE,
+        },
     ),
     # The device is a parameter of the rules that run models (results may differ across devices).
-    ("device", "device: cpu", {**TRAIN, **SAMPLE, **PAGE}),
+    ("device", "device: cpu", {"train_classifier": 1, **MODELS_DOWNSTREAM, **PAGE}),
     # A resource, not a parameter: nothing to do.
     ("gpus_per_job", "gpus_per_job: 1", {}),
+    # Adding an anagram pair runs only that pair, its table and the report.
+    (
+        "parta.anagrams.pairs + one",
+        'parta: {anagrams: {pairs: [{name: six_nine, prompts: ["6", "9"]}, '
+        '{name: one_one, prompts: ["1", "1"]}]}}',
+        {"parta_pair": 1, "parta_table": 1, **PAGE},
+    ),
 ]
 
 # (id, file, how it is edited, expected jobs)
 SOURCE_CASES = [
-    ("unet.py edited", "src/fundiff/unet.py", "append", {**TRAIN, **SAMPLE, **PAGE}),
+    ("unet.py edited", "src/fundiff/unet.py", "append", {**MODELS_DOWNSTREAM, **PAGE}),
     (
         "viz.py edited",
         "src/fundiff/viz.py",
         "append",
-        {"noising_grid": 1, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1, **SAMPLE, **PAGE},
+        {
+            "noising_grid": 1,
+            "loss_curve": 3,
+            "denoise_test": 2,
+            "denoise_ood": 1,
+            **SAMPLE,
+            **PARTA_MODEL,
+            "eval_partb": 1,
+            **PAGE,
+        },
     ),
     # mtime newer, content unchanged: Snakemake 9 compares the recorded checksum of small inputs,
     # so a pure touch of a library module reruns nothing ...
