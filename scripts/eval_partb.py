@@ -80,9 +80,7 @@ def clean(d):
 info = json.loads(open(smk.input.classifier_info).read())
 t = p.targets
 summary = {
-    "classifier": {
-        k: info[k] for k in ("test_accuracy", "n_train", "n_test", "mnist_source", "train_seconds")
-    },
+    "classifier": {k: info[k] for k in ("test_accuracy", "n_train", "n_test", "mnist_source")},
     "reference": {"n_reference": len(ref_feats), "n_floor_pool": len(pool_feats)},
     "class_cond": clean(final_class),
     "time_cond": {**clean(final_time), "class_entropy_max": math.log(10)},

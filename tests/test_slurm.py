@@ -18,8 +18,18 @@ from tests.slurm_cluster import PARTITION, SlurmCluster, unavailable_reason
 
 pytestmark = pytest.mark.e2e
 
-GPU_RULES = {"train", "sample", "sampling_gif"}
-CPU_RULES = {"mnist", "noising_grid", "loss_curve", "denoise_test", "denoise_ood", "partb_page"}
+# Rules that declare `gpu=gpus()` (model rules of Parts A and B and the evaluation) ...
+GPU_RULES = {
+    "train", "sample", "sampling_gif",
+    "train_classifier", "eval_sample_cfg", "eval_sample_time", "eval_partb",
+    "parta_a0", "parta_forward", "parta_blur", "parta_one_step", "parta_iterative",
+    "parta_sample", "parta_cfg", "parta_sdedit", "parta_inpaint", "parta_pair",
+}  # fmt: skip
+# ... and the CPU-only ones.
+CPU_RULES = {
+    "mnist", "noising_grid", "loss_curve", "denoise_test", "denoise_ood",
+    "parta_image", "parta_table", "report",
+}  # fmt: skip
 # The tiny preset made leaner still (Slurm adds seconds per job; the work itself is not the point):
 # 1 epoch per model on 200 training digits, one sample grid per model, 30 diffusion steps.
 LEAN = """\
@@ -30,6 +40,12 @@ partb:
   time_cond: {epochs: 1, sample_epochs: [1], num_samples: 2}
   class_cond: {epochs: 1, sample_epochs: [1]}
   gif: {num_samples: 2, frame_every: 10}
+parta:
+  timesteps: {start: 27, stride: 9}
+  a0: {steps: [3]}
+  forward: {t: [5, 20]}
+  iterative: {i_start: 1, frame_every: 1}
+  sdedit: {i_start: [1, 2]}
 """
 # The test node has two fake GPUs; cap threads and jobs so the 2-core CI
 # machine is not oversubscribed. Status checks every few seconds instead of the 40 s default.
@@ -80,7 +96,7 @@ def _rule_of(job: dict) -> str:
 def test_every_output_exists_and_is_up_to_date(slurm_run):
     wd = slurm_run["wd"]
     for f in [
-        "results/partb/index.html",
+        "results/report/index.html",
         "results/partb/class_cond/sampling.gif",
         "results/partb/time_cond/samples/epoch_1.npz",
         "results/partb/denoiser/ood.png",
