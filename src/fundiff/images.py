@@ -85,7 +85,8 @@ def open_image(path) -> Image.Image:
             return im.copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageError(
-            f"image file {path} is not a readable image ({type(e).__name__})"
+            f"image file {path} is not a readable image ({type(e).__name__}); replace it with "
+            "a PNG or JPEG, or point the image's source at another file"
         ) from None
 
 
