@@ -369,11 +369,6 @@ def masked_errors(a, b, mask) -> dict:
     return out
 
 
-def image_distance(a, b) -> dict:
-    """SDEdit: how far an edit moved from its input (pixel MSE and PSNR)."""
-    return {"mse": float(((_np01(a) - _np01(b)) ** 2).mean()), "psnr": psnr(a, b)}
-
-
 def success_rate(pred, target) -> float:
     pred, target = np.asarray(pred), np.asarray(target)
     return float((pred == target).mean()) if len(pred) else float("nan")
