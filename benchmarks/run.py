@@ -2,7 +2,9 @@
 
     python benchmarks/run.py --quick           tiny sizes, < 1 min (CI; the test checks the JSON shape)
     python benchmarks/run.py                   training throughput + CFG, CPU and (if visible) CUDA
-    python benchmarks/run.py --fa24-partb      + the three fa24 Part B trainings in-process (GPU)
+    python benchmarks/run.py --fa24-partb      + the three fa24 Part B trainings in-process (GPU;
+                                                 whole-step CUDA graphs as in configs/fa24.yaml;
+                                                 --fa24-eager: also without them)
     python benchmarks/run.py --compile         + a torch.compile variant of our loop (CUDA only;
                                                  --fa24-compile: also of the fa24 trainings)
     python benchmarks/run.py --pipeline        + cold `snakemake --cores all` of the embedded preset
@@ -37,6 +39,7 @@ import torch  # noqa: E402
 
 from fundiff import ddpm  # noqa: E402
 from fundiff.train import (  # noqa: E402
+    GraphedTrainStep,
     TrainConfig,
     autocast_for,
     build_training,
@@ -84,7 +87,8 @@ def _digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def ours_runner(cfg: TrainConfig, images, labels, device, steps: int, compile: str | None = None):
     """fundiff.train's inner loop: data resident on the device, index gathers, channels_last,
-    fused Adam + bf16 autocast on CUDA (as cfg says), no host sync inside the timed steps."""
+    fused Adam + bf16 autocast on CUDA (as cfg says), no host sync inside the timed steps; with
+    ``cfg.cuda_graph`` each step is one CUDA-graph replay (fundiff.train.GraphedTrainStep)."""
     x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
     y_all = labels.to(device)
     model, opt, _, ema, memory_format = build_training(cfg, device)
@@ -94,6 +98,11 @@ def ours_runner(cfg: TrainConfig, images, labels, device, steps: int, compile: s
     gp = torch.Generator().manual_seed(0)
     autocast = autocast_for(cfg, device)
     n, bs = len(labels), cfg.batch_size
+    graphed = (
+        GraphedTrainStep(cfg, fwd, opt, ema, schedule, x_all, y_all, g, memory_format)
+        if cfg.cuda_graph and device.type == "cuda"
+        else None
+    )
     model.train()
 
     def run(k: int) -> float:
@@ -103,12 +112,15 @@ def ours_runner(cfg: TrainConfig, images, labels, device, steps: int, compile: s
         for i in range(k):
             j = (i * bs) % (n - bs + 1)
             idx = perm[j : j + bs]
+            if graphed is not None:
+                graphed(idx)
+                continue
             x0 = x_all[idx].contiguous(memory_format=memory_format)
             train_step(cfg, fwd, opt, ema, schedule, x0, y_all[idx], g, autocast)
         sync(device)
         return time.perf_counter() - t0
 
-    run(3 if not compile else 10)  # warm-up (compilation, cuDNN autotuning, allocator)
+    run(5 if not compile else 10)  # warm-up (compilation, graph capture, cuDNN, allocator)
     return lambda: run(steps)
 
 
@@ -152,25 +164,31 @@ def naive_runner(cfg: TrainConfig, images, labels, device, steps: int):
 
 
 def bench_training(device: torch.device, hidden: int, batch: int, steps: int, rounds: int, n: int,
-                   compile_mode: str | None) -> dict:  # fmt: skip
+                   compile_mode: str | None, ema_decay: float = 0.0) -> dict:  # fmt: skip
     cuda = device.type == "cuda"
     cfg = TrainConfig(
         task="class", hidden=hidden, batch_size=batch, epochs=20, lr=1e-3, lr_decay_to=0.1,
-        channels_last=True, amp_bf16=cuda,
+        channels_last=True, amp_bf16=cuda, ema_decay=ema_decay,
     )  # fmt: skip
     images, labels = _digits(n)
     variants = {
         "naive": naive_runner(cfg, images, labels, device, steps),
         "ours": ours_runner(cfg, images, labels, device, steps),
     }
-    compile_error = None
+    errors = {}
+    if cuda:
+        try:  # the whole step as one CUDA graph replay (the fa24 preset's setting)
+            cfg_g = TrainConfig(**{**cfg.__dict__, "cuda_graph": True})
+            variants["ours_graph"] = ours_runner(cfg_g, images, labels, device, steps)
+        except Exception as e:  # report, don't fail the other numbers
+            errors["ours_graph"] = f"{type(e).__name__}: {str(e)[:300]}"
     if compile_mode:
         try:
             variants["ours_compiled"] = ours_runner(
                 cfg, images, labels, device, steps, compile_mode
             )
         except Exception as e:  # report, don't fail the other numbers
-            compile_error = f"{type(e).__name__}: {str(e)[:200]}"
+            errors["ours_compiled"] = f"{type(e).__name__}: {str(e)[:300]}"
     secs = interleaved(variants, rounds)
     ips = {k: steps * batch / v for k, v in secs.items()}
     out = {
@@ -187,13 +205,16 @@ def bench_training(device: torch.device, hidden: int, batch: int, steps: int, ro
             "bf16_autocast": cuda,
             "fused_adam": cuda,
             "data_on_device": True,
+            "ema_decay": ema_decay,
         },
     }
+    if "ours_graph" in ips:
+        out["speedup_graph_vs_naive"] = ips["ours_graph"] / ips["naive"]
     if "ours_compiled" in ips:
         out["speedup_compiled_vs_naive"] = ips["ours_compiled"] / ips["naive"]
         out["compile_mode"] = compile_mode
-    if compile_error:
-        out["compile_error"] = compile_error
+    if errors:
+        out["errors"] = errors
     return out
 
 
@@ -255,13 +276,23 @@ def _fa24_mnist() -> tuple[torch.Tensor, torch.Tensor, str]:
         return images, labels, "random uint8 digits (MNIST not on disk; same count and shapes)"
 
 
-def bench_fa24_partb(device: torch.device, compile: str | None) -> dict:
+def bench_fa24_partb(device: torch.device, compile: str | None, cuda_graph: bool = True) -> dict:
+    """fundiff.train.train on the three fa24 trainings with the fa24 preset's speed settings
+    (channels_last, bf16 autocast, whole-step CUDA graphs); epoch checkpoints written as usual."""
     images, labels, data_note = _fa24_mnist()
     cuda = device.type == "cuda"
-    out = {"device": str(device), "data": data_note, "compile": compile, "models": {}}
+    out = {
+        "device": str(device),
+        "data": data_note,
+        "compile": compile,
+        "cuda_graph": cuda_graph and cuda,
+        "models": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name, kw in FA24_PARTB.items():
-            cfg = TrainConfig(**kw, channels_last=True, amp_bf16=cuda, seed=180)
+            cfg = TrainConfig(
+                **kw, channels_last=True, amp_bf16=cuda, cuda_graph=cuda_graph, seed=180
+            )
             sync(device)
             t0 = time.perf_counter()
             hist = train(cfg, images, labels, Path(tmp) / name, device, False, compile)
@@ -327,6 +358,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes (CI)")
     ap.add_argument("--fa24-partb", action="store_true", help="time the three fa24 trainings")
+    ap.add_argument("--fa24-eager", action="store_true",
+                    help="fa24: without whole-step CUDA graphs (compare with --fa24-partb)")  # fmt: skip
     ap.add_argument("--pipeline", action="store_true", help="cold + dry-run snakemake (long)")
     ap.add_argument("--pipeline-threads", action="store_true",
                     help="+ a cold run with 1 thread per training (twice as long)")  # fmt: skip
@@ -396,7 +429,13 @@ def main(argv=None) -> dict:
         result["cfg"].append(bench_cfg(dev, **cf))
         save()
     if args.fa24_partb:
-        result["fa24_partb"] = bench_fa24_partb(devices[-1], compile=None)
+        try:
+            result["fa24_partb"] = bench_fa24_partb(devices[-1], compile=None)
+        except Exception as e:
+            result["fa24_partb"] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+        save()
+    if args.fa24_eager:
+        result["fa24_partb_eager"] = bench_fa24_partb(devices[-1], None, cuda_graph=False)
         save()
     if args.fa24_compile and devices[-1].type == "cuda":
         try:

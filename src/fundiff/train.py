@@ -64,6 +64,7 @@ class TrainConfig:
     seed: int = 0
     channels_last: bool = False
     amp_bf16: bool = False  # bf16 autocast (CUDA only)
+    cuda_graph: bool = False  # replay the whole training step as one CUDA graph (CUDA only)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -135,15 +136,26 @@ def loss_fn(
     return F.mse_loss(model(x_t, t_in, c), eps)
 
 
+def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
+    return cfg.cuda_graph and device.type == "cuda"
+
+
 def build_training(cfg: TrainConfig, device: torch.device):
     """Seeded model (channels_last if asked), Adam (fused on CUDA), per-epoch ExponentialLR and
     EMA: everything :func:`train` and the benchmarks step with. Returns
-    (model, optimizer, lr_scheduler, ema or None, memory_format)."""
+    (model, optimizer, lr_scheduler, ema or None, memory_format).
+
+    With ``cfg.cuda_graph`` on CUDA, Adam is ``capturable`` with its learning rate in a device
+    tensor (the LR scheduler fills it in place), so that a captured step sees each epoch's LR."""
     torch.manual_seed(cfg.seed)
     model = cfg.build_model().to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
+    if uses_cuda_graph(cfg, device):
+        lr = torch.tensor(cfg.lr, device=device)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True, capturable=True)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
     gamma = cfg.lr_decay_to ** (1.0 / cfg.epochs) if cfg.lr_decay_to else 1.0
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
     ema = (
@@ -181,6 +193,87 @@ def train_step(
     return loss
 
 
+@torch.no_grad()
+def ema_update_(ema: AveragedModel, model: torch.nn.Module) -> None:
+    """``ema.update_parameters(model)`` after its first call, without a host sync, so that it
+    can run inside a CUDA graph: W_ema <- decay W_ema + (1 - decay) W_model for every parameter
+    and buffer (``use_buffers=True``), by the same ``multi_avg_fn``, then n_averaged += 1."""
+    groups: dict = {}
+    for p_ema, p in zip(
+        [*ema.module.parameters(), *ema.module.buffers()],
+        [*model.parameters(), *model.buffers()],
+        strict=True,
+    ):
+        pair = groups.setdefault(p_ema.dtype, ([], []))
+        pair[0].append(p_ema.detach())
+        pair[1].append(p.detach())
+    for ema_list, model_list in groups.values():
+        ema.multi_avg_fn(ema_list, model_list, ema.n_averaged)
+    ema.n_averaged += 1
+
+
+class GraphedTrainStep:
+    """The whole training step -- batch gather, eps / t / class-drop draws, forward, backward,
+    fused Adam, EMA -- captured once as a CUDA graph and replayed every step (CUDA only).
+
+    The spec UNet on 28 x 28 digits is a few hundred small kernels per step, so an eager step is
+    bound by kernel launches, not by the GPU; a replay launches them all at once. The math is
+    :func:`train_step`'s: the graph replays the same kernels, the generator ``g`` is registered
+    with the graph (each replay draws fresh numbers from it), the LR is a device tensor. The
+    first ``warmup`` calls run eagerly (as real steps, on a side stream, as capture requires);
+    the next one captures, then every call replays. Per call the host only copies the batch
+    indices. Call with ``idx`` of exactly ``cfg.batch_size`` indices; use :func:`train_step`
+    for a short last batch."""
+
+    def __init__(self, cfg, model, opt, ema, schedule, x_all, y_all, g, memory_format, warmup=3):
+        self.cfg, self.model, self.opt, self.ema, self.schedule = cfg, model, opt, ema, schedule
+        self.x_all, self.y_all, self.g, self.memory_format = x_all, y_all, g, memory_format
+        self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=x_all.device)
+        # autocast's weight cache must be off inside a graph (its casts must be captured)
+        self.autocast = torch.autocast(
+            "cuda", torch.bfloat16, enabled=cfg.amp_bf16, cache_enabled=False
+        )
+        self.warmup, self.calls = warmup, 0
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.side = torch.cuda.Stream(device=x_all.device)
+
+    def _step(self, capturing: bool) -> torch.Tensor:
+        x0 = self.x_all[self.idx].contiguous(memory_format=self.memory_format)
+        with self.autocast:
+            loss = loss_fn(self.cfg, self.model, self.schedule, x0, self.y_all[self.idx], self.g)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.ema is not None:
+            if capturing or self.ema.n_averaged.item() > 0:
+                ema_update_(self.ema, self.model)
+            else:
+                self.ema.update_parameters(self.model)  # the first update copies
+        return loss
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        self.idx.copy_(idx)
+        self.calls += 1
+        if self.graph is not None:
+            self.graph.replay()
+            return self.loss.clone()
+        current = torch.cuda.current_stream()
+        self.side.wait_stream(current)
+        with torch.cuda.stream(self.side):
+            if self.calls <= self.warmup:
+                loss = self._step(capturing=False).detach()
+            else:
+                self.graph = torch.cuda.CUDAGraph()
+                self.graph.register_generator_state(self.g)
+                with torch.cuda.graph(self.graph, stream=self.side):
+                    self.loss = self._step(capturing=True).detach()
+        current.wait_stream(self.side)
+        if self.graph is None:
+            return loss
+        self.graph.replay()  # capturing recorded the step without running it
+        return self.loss.clone()
+
+
 def train(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -197,6 +290,8 @@ def train(
     whole MNIST fits): batches are index gathers, no DataLoader and no per-batch copies.
     ``compile`` runs the training forward through ``torch.compile`` (True, or a mode such as
     "reduce-overhead" = CUDA graphs): a speed option for GPUs; kernels may round differently.
+    ``cfg.cuda_graph`` (CUDA) replays each full-size step as one CUDA graph
+    (:class:`GraphedTrainStep`); a short last batch runs eagerly.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -216,6 +311,9 @@ def train(
         if state.get("fingerprint") == fp:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
+            if uses_cuda_graph(cfg, device):  # keep the LR a device tensor (capturable Adam)
+                for group in opt.param_groups:
+                    group["lr"] = torch.tensor(float(group["lr"]), device=device)
             sched.load_state_dict(state["lr_scheduler"])
             if ema is not None:
                 ema.load_state_dict(state["ema"])
@@ -232,6 +330,11 @@ def train(
     autocast = autocast_for(cfg, device)
     mode = compile if isinstance(compile, str) and compile != "default" else None
     fwd = torch.compile(model, mode=mode) if compile else model
+    graphed = (
+        GraphedTrainStep(cfg, fwd, opt, ema, schedule, x_all, y_all, g_noise, memory_format)
+        if uses_cuda_graph(cfg, device)
+        else None
+    )
     bar = tqdm(
         total=cfg.epochs * steps_per_epoch,
         initial=start_epoch * steps_per_epoch,
@@ -244,13 +347,16 @@ def train(
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=g_perm).to(device)
-        losses, lr = [], sched.get_last_lr()[0]
+        losses, lr = [], float(sched.get_last_lr()[0])
         for i in range(steps_per_epoch):
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             if idx.numel() < 2:  # BatchNorm needs two samples
                 continue
-            x0 = x_all[idx].contiguous(memory_format=memory_format)
-            loss = train_step(cfg, fwd, opt, ema, schedule, x0, y_all[idx], g_noise, autocast)
+            if graphed is not None and idx.numel() == cfg.batch_size:
+                loss = graphed(idx)
+            else:
+                x0 = x_all[idx].contiguous(memory_format=memory_format)
+                loss = train_step(cfg, fwd, opt, ema, schedule, x0, y_all[idx], g_noise, autocast)
             losses.append(loss.detach())
             bar.update(1)
         # one device sync per epoch (not per step): the loss values are the same floats

@@ -28,7 +28,6 @@ conditioning feeds a one-hot c (all zeros = unconditional) through ``c1 = FCBloc
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -148,7 +147,9 @@ class UNet(nn.Module):
         if c is None:
             raise ValueError("this UNet is class-conditioned: pass c (one-hot, or labels)")
         if c.ndim == 1:  # integer labels, -1 = unconditional (zero vector)
-            c = F.one_hot(c.clamp(min=0), self.num_classes).to(dtype) * (c >= 0)[:, None]
+            # one-hot by comparison (not F.one_hot, which checks bounds with a device sync and
+            # so cannot run inside a CUDA graph); label -1 matches no class: the zero row
+            c = c[:, None] == torch.arange(self.num_classes, device=c.device)
         c = c.to(dtype)
         return self.fc1_c(c)[..., None, None], self.fc2_c(c)[..., None, None]
 
