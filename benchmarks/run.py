@@ -193,7 +193,7 @@ def bench_training(device: torch.device, hidden: int, batch: int, steps: int, ro
         try:  # inductor-fused kernels (no CUDA graphs of its own) inside our whole-step graph
             cfg_g = TrainConfig(**{**cfg.__dict__, "cuda_graph": True})
             variants["ours_compiled_graph"] = ours_runner(
-                cfg_g, images, labels, device, steps, "max-autotune-no-cudagraphs"
+                cfg_g, images, labels, device, steps, "default"
             )
         except Exception as e:
             errors["ours_compiled_graph"] = f"{type(e).__name__}: {str(e)[:300]}"
