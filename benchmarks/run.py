@@ -426,18 +426,21 @@ def main(argv=None) -> dict:
     for dev in devices:
         if args.quick:
             tr = dict(hidden=8, batch=32, steps=4, rounds=2, n=512)
-            cf = dict(hidden=8, n=20, reps=2, rounds=2)
+            cfs = [dict(hidden=8, n=n, reps=2, rounds=2) for n in (2, 20)]
         elif dev.type == "cuda":
             tr = dict(hidden=64, batch=128, steps=200, rounds=3, n=60_000)
-            cf = dict(hidden=64, n=400, reps=50, rounds=3)
+            cfs = [dict(hidden=64, n=n, reps=50, rounds=3) for n in (5, 400)]
         else:
             tr = dict(hidden=32, batch=64, steps=20, rounds=3, n=4_000)
-            cf = dict(hidden=32, n=100, reps=5, rounds=3)
+            # batch sizes the pipeline samples at: Part A (1 image, 5 samples), Part B grids (40),
+            # the evaluation's CFG sweep (100)
+            cfs = [dict(hidden=32, n=n, reps=max(5, 200 // n), rounds=3) for n in (1, 5, 40, 100)]
         compile_mode = (mode or "default") if args.compile and dev.type == "cuda" else None
         result["training"].append(bench_training(dev, **tr, compile_mode=compile_mode))
         save()
-        result["cfg"].append(bench_cfg(dev, **cf))
-        save()
+        for cf in cfs:
+            result["cfg"].append(bench_cfg(dev, **cf))
+            save()
     if args.fa24_partb:
         try:
             result["fa24_partb"] = bench_fa24_partb(devices[-1], compile=None)

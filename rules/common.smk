@@ -61,6 +61,7 @@ def train_params(wildcards):
         "seed": config["seed"],
         "channels_last": PARTB.get("channels_last", False),
         "amp_bf16": PARTB.get("amp_bf16", False),
+        "cuda_graph": PARTB.get("cuda_graph", False),
     }
 
 

@@ -23,9 +23,10 @@ def test_quick_benchmarks_json_shape(tmp_path):
     (tr,) = res["training"]
     assert set(tr["images_per_s"]) == {"naive", "ours"} and _positive(tr["images_per_s"])
     assert tr["speedup_ours_vs_naive"] > 0
-    (cf,) = res["cfg"]
-    assert _positive(cf["seconds_per_eps"]) and cf["speedup_batched_vs_two"] > 0
-    assert cf["max_abs_diff"] < 1e-4  # the two CFG variants compute the same eps
+    assert [cf["batch"] for cf in res["cfg"]] == [2, 20]
+    for cf in res["cfg"]:
+        assert _positive(cf["seconds_per_eps"]) and cf["speedup_batched_vs_two"] > 0
+        assert cf["max_abs_diff"] < 1e-4  # the two CFG variants compute the same eps
 
 
 def test_fa24_settings_match_the_preset():

