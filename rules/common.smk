@@ -363,17 +363,20 @@ def pa_table_params(wildcards):
     return out
 
 
-def pa_common():
-    """Params shared by every Part A model rule (plain builtins)."""
-    return {
+def pa_common(cfg=True):
+    """Params shared by every Part A model rule (plain builtins); ``cfg=False`` for the rules
+    without classifier-free guidance, so that editing parta.guidance_scale does not rerun them."""
+    out = {
         "backend": pa_backend(),
         "device": config["device"],
         "seed": config["seed"],
         "timesteps": PA_TIMESTEPS,
-        "guidance_scale": PARTA["guidance_scale"],
         "null_prompt": PARTA["null_prompt"],
         "upscale": PARTA["upscale"],
     }
+    if cfg:
+        out["guidance_scale"] = PARTA["guidance_scale"]
+    return out
 
 
 def parta_tables():

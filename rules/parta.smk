@@ -82,7 +82,7 @@ rule parta_forward:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **pa_common(cfg=False),
         section="A1.1",
         t=PARTA["forward"]["t"],
         image_name=PARTA["forward"]["image"],
@@ -107,7 +107,7 @@ rule parta_blur:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **pa_common(cfg=False),
         section="A1.2",
         t=PARTA["forward"]["t"],
         blur=PARTA["blur"],
@@ -133,7 +133,7 @@ rule parta_one_step:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **pa_common(cfg=False),
         section="A1.3",
         t=PARTA["forward"]["t"],
         image_name=PARTA["forward"]["image"],
@@ -160,7 +160,7 @@ rule parta_iterative:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **pa_common(cfg=False),
         iterative=PARTA["iterative"],
         blur=PARTA["blur"],
         image_name=PARTA["forward"]["image"],
@@ -185,7 +185,7 @@ rule parta_sample:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **pa_common(cfg=False),
         section="A1.5",
         samples=PARTA["sample"],
     script:

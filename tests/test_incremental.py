@@ -94,6 +94,21 @@ CONFIG_CASES = [
     ("device", "device: cpu", {"train_classifier": 1, **MODELS_DOWNSTREAM, **PAGE}),
     # A resource, not a parameter: nothing to do.
     ("gpus_per_job", "gpus_per_job: 1", {}),
+    # Guidance reruns the CFG rules (A0, A1.6, SDEdit, inpainting, anagrams, hybrids) and their
+    # tables, not forward / blur / one-step / iterative / unguided sampling.
+    (
+        "parta.guidance_scale",
+        "parta: {guidance_scale: 5.0}",
+        {
+            "parta_a0": 2,
+            "parta_cfg": 1,
+            "parta_sdedit": 3,
+            "parta_inpaint": 1,
+            "parta_pair": 2,
+            "parta_table": 7,
+            **PAGE,
+        },
+    ),
     # Adding an anagram pair runs only that pair, its table and the report.
     (
         "parta.anagrams.pairs + one",
