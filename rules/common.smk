@@ -460,5 +460,85 @@ def all_targets():
         partb_figures()
         + parta_tables()
         + eval_targets()
+        + ["results/eval/parta_summary.json", "results/benchmarks/table.json"]
         + ["results/report/index.html", "results/report/README.md"]
     )
+
+
+# ---------------------------------------------------------------- Part A metrics, benchmarks
+from fundiff.config import with_defaults  # noqa: E402
+
+EVAL_PA = with_defaults(
+    EVAL.get("parta"), Path(workflow.basedir) / "schemas/config.schema.yaml", "eval", "parta"
+)
+
+
+def pa_eval_images():
+    """deepfloyd: the images the denoising metrics average over (configured or default)."""
+    names = EVAL_PA["images"] or [PARTA["forward"]["image"], *PARTA["sdedit"]["images"]]
+    return list(dict.fromkeys(names))
+
+
+def pa_eval_denoise_inputs(wildcards):
+    out = dict(pa_model_input())
+    if PA_BACKEND == "mnist":
+        out["mnist"] = "results/data/mnist.pt"
+    else:
+        out["images"] = [pa_image(n) for n in pa_eval_images()]
+    return out
+
+
+def pa_eval_source():
+    """Where the clean images of the denoising metrics come from (a rule param)."""
+    if PA_BACKEND == "mnist":
+        return {"kind": "mnist", "digits": EVAL_PA["digits"]}
+    names = pa_eval_images()
+    invert = [PARTA["images"][n].get("invert", "auto") for n in names]
+    return {"kind": "images", "names": names, "invert": invert}
+
+
+def pa_eval_model_params(cfg=True):
+    """Params of the Part A metric rules that run the model (plain builtins); ``cfg=False``
+    for those without guidance."""
+    return {k: v for k, v in pa_common(cfg).items() if k != "upscale"}
+
+
+def pa_eval_lib(*modules):
+    """Library inputs of the Part A metric jobs that run the model (theirs + the loops')."""
+    return sorted(set(lib(*modules)) | set(pa_lib()))
+
+
+def pa_eval_has_illusions():
+    """Anagram / hybrid success rates need the digit classifier: mnist backend only."""
+    return PA_BACKEND == "mnist"
+
+
+def pa_eval_summary_inputs(wildcards):
+    out = {k: f"results/eval/parta_{k}.csv" for k in ("denoise", "sdedit", "inpaint")}
+    if pa_eval_has_illusions():
+        out["illusions"] = "results/eval/parta_illusions.csv"
+    return out
+
+
+def parta_eval_names():
+    return ["denoise", "sdedit", "inpaint"] + (["illusions"] if pa_eval_has_illusions() else [])
+
+
+def parta_eval_tables():
+    """Table specs of the Part A measured results (section A2 of the report)."""
+    return [f"results/eval/parta_{k}.json" for k in parta_eval_names()]
+
+
+def parta_eval_figures():
+    return [f"results/eval/parta_{k}.png" for k in parta_eval_names()]
+
+
+def parta_eval_benchmarks():
+    return [f"benchmarks/rules/eval_parta_{k}.tsv" for k in parta_eval_names()]
+
+
+def benchmark_results():
+    """The committed speed benchmarks (benchmarks/results/*.json), relative to the workdir;
+    a file added later changes this input set, so the benchmark table is rebuilt."""
+    folder = Path(workflow.basedir) / "benchmarks" / "results"
+    return sorted(os.path.relpath(p) for p in folder.glob("*.json"))

@@ -119,3 +119,144 @@ rule eval_partb:
         device=config["device"],
     script:
         "../scripts/eval_partb.py"
+
+
+# ---------------------------------------------------------------- Part A in numbers
+# PSNR / SSIM of the denoisers, SDEdit distances, inpainting errors (any backend) and, with the
+# mnist backend, anagram / hybrid success rates judged by the digit classifier. Tidy CSV + plot
+# + table spec (section A2) each; everything in results/eval/parta_summary.json.
+
+
+rule eval_parta_denoise:
+    """Gaussian blur vs one-step vs iterative denoising at every Part A noise level (PSNR, SSIM),
+    averaged over held-out digits (mnist) or the configured images (deepfloyd)."""
+    input:
+        unpack(pa_eval_denoise_inputs),
+        lib=pa_eval_lib("parta_eval", "evaluate", "images", "data"),
+    output:
+        csv="results/eval/parta_denoise.csv",
+        png="results/eval/parta_denoise.png",
+        table="results/eval/parta_denoise.json",
+    log:
+        "logs/eval/parta_denoise.log",
+    benchmark:
+        "benchmarks/rules/eval_parta_denoise.tsv"
+    conda:
+        "../envs/fundiff.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=gpus(),
+    params:
+        **pa_eval_model_params(cfg=False),
+        t=PARTA["forward"]["t"],
+        blur=PARTA["blur"],
+        source=pa_eval_source(),
+    script:
+        "../scripts/eval_parta_denoise.py"
+
+
+rule eval_parta_sdedit:
+    """PSNR / MSE of every SDEdit result to its original vs i_start (from the saved arrays)."""
+    input:
+        npz=[f"{PA_DIR}/{s}/table.npz" for s in PA_SDEDIT],
+        lib=lib("evaluate", "figures", "viz", "io", "parta_run"),
+    output:
+        csv="results/eval/parta_sdedit.csv",
+        png="results/eval/parta_sdedit.png",
+        table="results/eval/parta_sdedit.json",
+    log:
+        "logs/eval/parta_sdedit.log",
+    benchmark:
+        "benchmarks/rules/eval_parta_sdedit.tsv"
+    conda:
+        "../envs/fundiff.yaml"
+    params:
+        sections=list(PA_SDEDIT.values()),
+        timesteps=PA_TIMESTEPS,
+        guidance_scale=PARTA["guidance_scale"],
+    script:
+        "../scripts/eval_parta_sdedit.py"
+
+
+rule eval_parta_inpaint:
+    """Inpainting error inside vs outside the mask (from the saved arrays)."""
+    input:
+        npz=f"{PA_DIR}/a1_7_2/table.npz",
+        lib=lib("evaluate", "figures", "viz", "io", "parta_run"),
+    output:
+        csv="results/eval/parta_inpaint.csv",
+        png="results/eval/parta_inpaint.png",
+        table="results/eval/parta_inpaint.json",
+    log:
+        "logs/eval/parta_inpaint.log",
+    benchmark:
+        "benchmarks/rules/eval_parta_inpaint.tsv"
+    conda:
+        "../envs/fundiff.yaml"
+    params:
+        masks=[dict(s) for s in PARTA["inpaint"]],
+    script:
+        "../scripts/eval_parta_inpaint.py"
+
+
+rule eval_parta_illusions:
+    """mnist backend: anagram / hybrid success rates over N samples per pair (one batch each)."""
+    input:
+        unpack(pa_model_inputs),
+        classifier="results/eval/classifier.pt",
+        lib=pa_eval_lib("parta_eval", "evaluate"),
+    output:
+        csv="results/eval/parta_illusions.csv",
+        png="results/eval/parta_illusions.png",
+        table="results/eval/parta_illusions.json",
+        npz="results/eval/parta_illusions.npz",
+    log:
+        "logs/eval/parta_illusions.log",
+    benchmark:
+        "benchmarks/rules/eval_parta_illusions.tsv"
+    conda:
+        "../envs/fundiff.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=gpus(),
+    params:
+        **pa_eval_model_params(),
+        samples=EVAL_PA["illusion_samples"],
+        far_sigma=EVAL_PA["hybrid_far_sigma"],
+        anagrams={"pairs": [dict(p) for p in PARTA["anagrams"]["pairs"]]},
+        hybrids=dict(PARTA["hybrids"]),
+    script:
+        "../scripts/eval_parta_illusions.py"
+
+
+rule eval_parta_summary:
+    """Every Part A metric in results/eval/parta_summary.json."""
+    input:
+        unpack(pa_eval_summary_inputs),
+        lib=lib("evaluate", "io"),
+    output:
+        "results/eval/parta_summary.json",
+    log:
+        "logs/eval/parta_summary.log",
+    conda:
+        "../envs/fundiff.yaml"
+    params:
+        backend=PA_BACKEND,
+    script:
+        "../scripts/eval_parta_summary.py"
+
+
+rule benchmarks_table:
+    """The committed benchmarks/results/*.json as one table (unknown files: a logged note)."""
+    input:
+        results=benchmark_results(),
+        lib=lib("benchsummary", "figures", "io"),
+    output:
+        csv="results/benchmarks/table.csv",
+        table="results/benchmarks/table.json",
+    log:
+        "logs/report/benchmarks_table.log",
+    conda:
+        "../envs/fundiff.yaml"
+    script:
+        "../scripts/benchmarks_table.py"

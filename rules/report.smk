@@ -5,10 +5,14 @@
 rule report:
     """The writeup (HTML + Markdown twin) with provenance; images linked relative to results/."""
     input:
-        tables=partb_tables() + parta_tables() + eval_tables(),
-        figures=partb_figures() + parta_figures() + eval_figures(),
+        tables=partb_tables()
+        + parta_tables()
+        + eval_tables()
+        + parta_eval_tables()
+        + ["results/benchmarks/table.json"],
+        figures=partb_figures() + parta_figures() + eval_figures() + parta_eval_figures(),
         checkpoints=partb_checkpoints(),
-        benchmarks=partb_benchmarks() + parta_benchmarks(),
+        benchmarks=partb_benchmarks() + parta_benchmarks() + parta_eval_benchmarks(),
         templates=[
             "report/index.html.j2",
             "report/README.md.j2",

@@ -25,6 +25,7 @@ WORKFLOW_FILES = [
     "report",
     "assets",
     "src",
+    "benchmarks/results",  # committed speed benchmarks: an input of the report
 ]
 
 

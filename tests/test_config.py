@@ -61,3 +61,21 @@ def test_bad_config_gets_one_clear_line(edit, message):
         validate(cfg, SCHEMA)
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_eval_parta_keys_are_optional_with_schema_defaults():
+    from fundiff.config import schema_defaults, with_defaults
+
+    d = schema_defaults(SCHEMA, "eval", "parta")
+    assert d == {"digits": 8, "images": None, "illusion_samples": 16, "hybrid_far_sigma": 2.0}
+    assert with_defaults({"digits": 3}, SCHEMA, "eval", "parta")["digits"] == 3
+    assert with_defaults(None, SCHEMA, "eval", "parta") == d
+    cfg = base()
+    del cfg["eval"]["parta"]
+    validate(cfg, SCHEMA)  # the whole block may be left out
+    cfg["eval"]["parta"] = {"illusion_sample": 4}
+    with pytest.raises(ConfigError, match=r"'eval.parta.illusion_sample' \(did you mean"):
+        validate(cfg, SCHEMA)
+    cfg["eval"]["parta"] = {"images": ["nope"]}
+    with pytest.raises(ConfigError, match="'eval.parta.images' names image 'nope'"):
+        validate(cfg, SCHEMA)

@@ -84,6 +84,29 @@ def test_every_parta_rule_runs_on_tiny_if(if_run):
     assert "IFSuperResolutionPipeline" in read_table(r / "a0/table.json")["params"]["stage2"]
 
 
+def test_parta_metrics_run_on_tiny_if_without_the_classifier(if_run):
+    run_snakemake(
+        if_run,
+        "results/eval/parta_summary.json",
+        "--cores",
+        "2",
+        "--configfile",
+        "configs/tiny_deepfloyd.yaml",
+        env=OFFLINE,
+        timeout=600,
+    )
+    r = if_run / "results/eval"
+    s = json.loads((r / "parta_summary.json").read_text())
+    assert s["backend"] == "deepfloyd" and s["illusions"] is None
+    assert "no digit classifier" in s["illusions_note"]
+    assert not (r / "classifier.pt").exists() and not (r / "parta_illusions.csv").exists()
+    den = read_table(r / "parta_denoise.json")
+    assert den["section"] == "A2" and den["params"]["images"] == ["cat"]  # forward + sdedit
+    assert len(den["data"]["rows"]) == 4 * 2  # 4 methods x t = 250, 750
+    inp = json.loads((r / "parta_inpaint.json").read_text())["data"]["rows"]
+    assert [row[0] for row in inp] == ["cat"] and inp[0][3] < 1e-10  # MSE outside the mask
+
+
 def test_unreachable_model_is_one_line():
     from fundiff.backends import load_backend
 
@@ -136,3 +159,4 @@ def test_dry_run_needs_no_network(tmp_path):
     )
     text = out.stdout + out.stderr
     assert "encode_prompts" in text and "parta_sdedit" in text
+    assert "eval_parta_denoise" in text and "eval_parta_illusions" not in text

@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -125,3 +126,93 @@ def test_anagram_and_hybrid_helpers():
     h = ev.hybrid_success(m, img, [1, 1], [1, 0], blur_sigma=1.0)
     assert h == {"far": 1.0, "near": 0.5, "both": 0.5}
     assert ev.success_rate([1, 2, 3], [1, 2, 0]) == pytest.approx(2 / 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Part A metric tables
+
+
+def test_denoising_metrics_rank_estimates_by_closeness():
+    rng = np.random.default_rng(1)
+    x = rng.random((3, 1, 16, 16))
+    est = {
+        ("exact", 10): x.copy(),
+        ("slightly_off", 10): x + rng.normal(0, 0.02, x.shape),
+        ("noisy", 10): x + rng.normal(0, 0.3, x.shape),
+        ("out_of_range", 10): x + 5.0,  # clipped to 1 before scoring
+    }
+    rows = ev.denoising_metrics(torch.tensor(x), est, names=["a", "b", "c"])
+    assert len(rows) == 4 * 3 and {r["image"] for r in rows} == {"a", "b", "c"}
+    assert {r["t"] for r in rows} == {10}
+    df = pd.DataFrame(rows)
+    by = ev.mean_std(df, ["method", "t"], ["psnr", "ssim"]).set_index("method")
+    assert by.loc["exact", "psnr_mean"] > 100  # float32 round-off of the tensor originals
+    assert by.loc["exact", "ssim_mean"] == pytest.approx(1.0)
+    assert by.loc["slightly_off", "psnr_mean"] > by.loc["noisy", "psnr_mean"] > 0
+    assert by.loc["slightly_off", "ssim_mean"] > by.loc["noisy", "ssim_mean"]
+    assert (by["n"] == 3).all() and (by["ssim_std"] >= 0).all()
+    expected = ev.psnr(np.ones_like(x[0]), x[0])  # + 5 clips to all-white
+    assert df[(df.method == "out_of_range") & (df.image == "a")].psnr.iloc[0] == pytest.approx(
+        expected
+    )
+
+
+def test_denoising_metrics_reject_bad_shapes():
+    x = np.zeros((2, 1, 8, 8))
+    with pytest.raises(ValueError, match="shape"):
+        ev.denoising_metrics(x, {("blur", 5): np.zeros((2, 1, 8, 9))})
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        ev.denoising_metrics(x[0], {("blur", 5): x[0]})
+    with pytest.raises(ValueError, match="names"):
+        ev.denoising_metrics(x, {("blur", 5): x}, names=["only one"])
+
+
+def test_sdedit_distance_rises_as_less_noise_is_added():
+    rng = np.random.default_rng(2)
+    orig = rng.random((1, 28, 28))
+    # less noise for larger i_start, given out of order
+    edits = {i: orig + rng.normal(0, 0.5 / (1 + i), orig.shape) for i in (10, 1, 5, 3)}
+    rows = ev.sdedit_distances(orig, edits)
+    assert [r["i_start"] for r in rows] == [1, 3, 5, 10]
+    psnrs = [r["psnr"] for r in rows]
+    assert ev.rising_fraction(psnrs) == 1.0 and psnrs == sorted(psnrs)
+    assert all(r["mse"] > 0 for r in rows)
+    assert ev.rising_fraction(psnrs[::-1]) == 0.0
+    assert ev.rising_fraction([1.0, 1.0]) == 0.5 and math.isnan(ev.rising_fraction([3.0]))
+    with pytest.raises(ValueError, match="shape"):
+        ev.sdedit_distances(orig, {1: orig[:, :10]})
+    with pytest.raises(ValueError, match="non-negative"):
+        ev.sdedit_distances(orig, {-1: orig})
+
+
+def test_masked_errors_separate_inside_from_outside():
+    a = np.zeros((3, 4, 4))
+    mask = np.zeros((4, 4))
+    mask[1:3, 1:3] = 1  # (H, W) mask broadcast over 3 channels
+    b = a.copy()
+    b[:, 0, 0] = 1.0  # changed only outside
+    e = ev.masked_errors(b, a, mask)
+    assert e["mse_inside"] == 0.0 and e["mse_outside"] == pytest.approx(1 / 12)
+    b = a.copy()
+    b[:, 1:3, 1:3] = 0.5  # changed only inside
+    e = ev.masked_errors(b, a, mask)
+    assert e["mse_inside"] == pytest.approx(0.25) and e["mse_outside"] == 0.0
+    assert math.isnan(ev.masked_errors(b, a, np.zeros((4, 4)))["mse_inside"])  # empty mask
+
+
+def test_anagram_success_judges_the_given_flip():
+    from fundiff import parta
+
+    class TopBright(ev.DigitClassifier):
+        """Says 1 when the top-left quadrant is bright, else 0."""
+
+        def features(self, x):
+            on = x[..., :14, :14].mean((1, 2, 3)) > 0.5
+            return torch.stack([(~on).float(), on.float()], 1).repeat(1, 5) * 10
+
+    m = TopBright()
+    m.head = torch.nn.Identity()
+    img = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    img[:, 14:, :14] = 255  # bottom-left: a vertical flip moves it top-left, a rotation top-right
+    assert ev.anagram_success(m, img, [0], [1], flip=parta.flip)["both"] == 1.0
+    assert ev.anagram_success(m, img, [0], [1])["both"] == 0.0  # rotated 180 by default

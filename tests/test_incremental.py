@@ -38,6 +38,13 @@ PARTA_MODEL = {
     "parta_inpaint": 1,
     "parta_pair": 2,
     "parta_table": 7,
+    # Part A in numbers: the denoising metrics and illusion samples run the model; the SDEdit
+    # and inpainting metrics read the tables' arrays; the summary gathers them
+    "eval_parta_denoise": 1,
+    "eval_parta_illusions": 1,
+    "eval_parta_sdedit": 1,
+    "eval_parta_inpaint": 1,
+    "eval_parta_summary": 1,
 }
 EVAL_CLASS = {"eval_sample_cfg": 2, "eval_partb": 1}  # CFG-sweep samples + scores
 EVAL_TIME = {"eval_sample_time": 1}
@@ -106,15 +113,32 @@ CONFIG_CASES = [
             "parta_inpaint": 1,
             "parta_pair": 2,
             "parta_table": 7,
+            # the metrics of the guided sections (not the denoising metrics)
+            "eval_parta_sdedit": 1,
+            "eval_parta_inpaint": 1,
+            "eval_parta_illusions": 1,
+            "eval_parta_summary": 1,
             **PAGE,
         },
     ),
-    # Adding an anagram pair runs only that pair, its table and the report.
+    # Adding an anagram pair runs only that pair, its table, its success rate and the report.
     (
         "parta.anagrams.pairs + one",
         'parta: {anagrams: {pairs: [{name: six_nine, prompts: ["6", "9"]}, '
         '{name: one_one, prompts: ["1", "1"]}]}}',
-        {"parta_pair": 1, "parta_table": 1, **PAGE},
+        {
+            "parta_pair": 1,
+            "parta_table": 1,
+            "eval_parta_illusions": 1,
+            "eval_parta_summary": 1,
+            **PAGE,
+        },
+    ),
+    # More illusion samples: only their success rates (no figure reruns).
+    (
+        "eval.parta.illusion_samples",
+        "eval: {parta: {illusion_samples: 4}}",
+        {"eval_parta_illusions": 1, "eval_parta_summary": 1, **PAGE},
     ),
 ]
 

@@ -375,3 +375,32 @@ def test_partb_table_specs_match_config(tiny_run):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     assert spec["params"]["sigmas"] == cfg["partb"]["noising"]["sigmas"]
     assert os.path.isfile(tiny_run / "results/partb/class_cond/samples/epoch_2.json")
+
+
+def test_data_tables_render_in_html_and_markdown(tmp_path):
+    results = tmp_path / "results"
+    (results / "report").mkdir(parents=True)
+    spec = results / "bench.json"
+    write_table(
+        spec,
+        "C1",
+        "Speed",
+        [],
+        params={"files": ["a.json"]},
+        caption="ratio > 1: the first variant is faster; $x_t$ stays math",
+        data={
+            "columns": ["benchmark", "ratio", "note"],
+            "rows": [["cfg | batched", 1.23456, None], ["training", float("nan"), "x"]],
+        },
+    )
+    raw = json.loads(spec.read_text())
+    assert raw["data"]["rows"][1][1] is None  # NaN -> null: strict JSON
+    ctx = report.build_context([spec], results / "report", SECTIONS_YAML, preset="t", seed=1)
+    page, md = report.render(ctx, SECTIONS_YAML.parent)
+    assert '<td class="num">1.235</td>' in page and "<math" in page
+    assert "| benchmark | ratio | note |" in md and "| :--- | ---: | :--- |" in md
+    assert "| cfg \\| batched | 1.235 |  |" in md
+    with pytest.raises(ValueError, match="columns"):
+        write_table(spec, "C1", "Speed", [], data={"columns": ["a"], "rows": [[1, 2]]})
+    with pytest.raises(ValueError, match="not a number"):
+        write_table(spec, "C1", "Speed", [], data={"columns": ["a"], "rows": [[{"x": 1}]]})

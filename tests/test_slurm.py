@@ -24,11 +24,13 @@ GPU_RULES = {
     "train_classifier", "eval_sample_cfg", "eval_sample_time", "eval_partb",
     "parta_a0", "parta_forward", "parta_blur", "parta_one_step", "parta_iterative",
     "parta_sample", "parta_cfg", "parta_sdedit", "parta_inpaint", "parta_pair",
+    "eval_parta_denoise", "eval_parta_illusions",
 }  # fmt: skip
 # ... and the CPU-only ones.
 CPU_RULES = {
     "mnist", "noising_grid", "loss_curve", "denoise_test", "denoise_ood",
     "parta_image", "parta_table", "report",
+    "eval_parta_sdedit", "eval_parta_inpaint", "eval_parta_summary", "benchmarks_table",
 }  # fmt: skip
 # The tiny preset made leaner still (Slurm adds seconds per job; the work itself is not the point):
 # 1 epoch per model on 200 training digits, one sample grid per model, 30 diffusion steps.
@@ -46,6 +48,7 @@ parta:
   forward: {t: [5, 20]}
   iterative: {i_start: 1, frame_every: 1}
   sdedit: {i_start: [1, 2]}
+eval: {parta: {digits: 2, illusion_samples: 2}}
 """
 # The test node has two fake GPUs; cap threads and jobs so the 2-core CI
 # machine is not oversubscribed. Status checks every few seconds instead of the 40 s default.

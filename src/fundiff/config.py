@@ -58,6 +58,22 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     return config
 
 
+def schema_defaults(schema_path: str | Path, *keys: str) -> dict:
+    """The ``default`` of every property of the (object) config section ``keys``, e.g.
+    ``schema_defaults(path, "eval", "parta")``; properties without a default are left out."""
+    root = yaml.safe_load(Path(schema_path).read_text())
+    node = root
+    for k in keys:
+        node = _subschema(node, root)["properties"][k]
+    props = _subschema(node, root).get("properties", {})
+    return {k: v["default"] for k, v in props.items() if "default" in v}
+
+
+def with_defaults(section: dict | None, schema_path: str | Path, *keys: str) -> dict:
+    """``section`` (may be None or partial) over the schema defaults of ``keys``."""
+    return {**schema_defaults(schema_path, *keys), **(section or {})}
+
+
 def _cross_checks(config: dict) -> None:
     pb = config["partb"]
     for model, key in (
@@ -126,6 +142,13 @@ def _parta_checks(config: dict) -> None:
             raise ConfigError(
                 f"config key 'parta.inpaint' entry '{name}' needs exactly one of 'rects' "
                 "(rectangles [top, left, height, width]) or 'mask' (an image file)"
+            )
+    eval_images = (config.get("eval", {}).get("parta") or {}).get("images") or []
+    for name in eval_images:
+        if name not in pa["images"]:
+            raise ConfigError(
+                f"config key 'eval.parta.images' names image '{name}', which is not in "
+                f"'parta.images' (known: {', '.join(sorted(pa['images']))})"
             )
     backend = pa["backend"]
     if backend["name"] == "deepfloyd":

@@ -379,11 +379,19 @@ def predict(model: DigitClassifier, images) -> np.ndarray:
     return embed(model, torch.as_tensor(images))[1].argmax(1)
 
 
-def anagram_success(model: DigitClassifier, images, upright_labels, flipped_labels) -> dict:
-    """Visual anagrams on MNIST: the image reads as ``upright_labels`` and, rotated 180 degrees,
-    as ``flipped_labels``; success = both views classified correctly."""
+def rotate180(x: torch.Tensor) -> torch.Tensor:
+    return torch.flip(x, dims=(-2, -1))
+
+
+def anagram_success(
+    model: DigitClassifier, images, upright_labels, flipped_labels, flip=rotate180
+) -> dict:
+    """Visual anagrams on MNIST: the image reads as ``upright_labels`` and, turned by ``flip``
+    (default: rotated 180 degrees; pass ``fundiff.parta.flip``, the vertical flip the sampling
+    loop uses, to judge the view the model was asked for), as ``flipped_labels``; success =
+    both views classified correctly."""
     x = _to_float(torch.as_tensor(images))
-    up, down = predict(model, x), predict(model, torch.flip(x, dims=(-2, -1)))
+    up, down = predict(model, x), predict(model, flip(x))
     ok_up, ok_down = up == np.asarray(upright_labels), down == np.asarray(flipped_labels)
     return {
         "upright": float(ok_up.mean()),
@@ -416,6 +424,84 @@ def hybrid_success(
         "near": float(ok_near.mean()),
         "both": float((ok_far & ok_near).mean()),
     }
+
+
+# ----------------------------------------------------------------------------- Part A tables
+
+
+def _batch01(x, name: str) -> np.ndarray:
+    """(N, C, H, W) float64 clipped to [0, 1]."""
+    a = _np01(x)
+    if a.ndim != 4:
+        raise ValueError(f"{name}: expected (N, C, H, W) images, got shape {a.shape}")
+    return np.clip(a, 0.0, 1.0)
+
+
+def denoising_metrics(originals, estimates: dict, names=None) -> list[dict]:
+    """PSNR and SSIM of every denoised estimate against its clean original.
+
+    ``originals`` (N, C, H, W) in [0, 1]; ``estimates`` {(method, t): (N, C, H, W)} (e.g. the
+    noisy x_t, Gaussian blur, one-step and iterative estimates at each noise level). Estimates
+    are clipped to [0, 1] first, as when they are saved as images. One row per (method, t,
+    image): {"image", "t", "method", "psnr", "ssim"}.
+    """
+    ref = _batch01(originals, "originals")
+    names = list(names) if names is not None else [str(k) for k in range(len(ref))]
+    if len(names) != len(ref):
+        raise ValueError(f"{len(names)} names for {len(ref)} images")
+    rows = []
+    for (method, t), est in estimates.items():
+        est = _batch01(est, f"estimate ({method}, t = {t})")
+        if est.shape != ref.shape:
+            raise ValueError(
+                f"estimate ({method}, t = {t}) has shape {est.shape}, originals {ref.shape}"
+            )
+        for name, e, r in zip(names, est, ref, strict=True):
+            rows.append(
+                {
+                    "image": name,
+                    "t": int(t),
+                    "method": str(method),
+                    "psnr": psnr(e, r),
+                    "ssim": ssim(e, r),
+                }
+            )
+    return rows
+
+
+def mean_std(df, by: list[str], values: list[str]):
+    """Mean, std (ddof 0) and count of ``values`` per group: columns <v>_mean, <v>_std, n."""
+    g = df.groupby(by, sort=False)[values]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_std"))
+    out["n"] = g.size()
+    return out.reset_index()
+
+
+def sdedit_distances(original, edits: dict) -> list[dict]:
+    """Distance of SDEdit results to their original: {i_start: image} -> rows (sorted by
+    i_start) {"i_start", "psnr", "mse"}. Images (C, H, W) or (H, W) in [0, 1] (clipped). A
+    larger i_start starts from less noise, so the PSNR should rise (roughly) with it."""
+    ref = np.clip(_np01(original), 0.0, 1.0)
+    rows = []
+    for i in sorted(edits):
+        if int(i) != i or i < 0:
+            raise ValueError(f"i_start must be a non-negative integer, got {i!r}")
+        e = np.clip(_np01(edits[i]), 0.0, 1.0)
+        if e.shape != ref.shape:
+            raise ValueError(f"SDEdit at i_start {i} has shape {e.shape}, original {ref.shape}")
+        rows.append(
+            {"i_start": int(i), "psnr": psnr(e, ref), "mse": float(((e - ref) ** 2).mean())}
+        )
+    return rows
+
+
+def rising_fraction(values) -> float:
+    """Fraction of consecutive pairs that rise (ties count half): 1 = increasing, 0 = falling."""
+    v = np.asarray(list(values), dtype=np.float64)
+    if len(v) < 2:
+        return float("nan")
+    d = np.diff(v)
+    return float(((d > 0) + 0.5 * (d == 0)).mean())
 
 
 # ----------------------------------------------------------------------------- plots
@@ -473,5 +559,90 @@ def plot_epochs(df, path) -> None:
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_denoising(summary, path) -> None:
+    """Mean PSNR and SSIM (+- std over images) vs t, one line per denoising method."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _save_fig
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric, title in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM"), strict=True):
+        for method, sub in summary.groupby("method", sort=False):
+            sub = sub.sort_values("t")
+            ax.errorbar(
+                sub["t"], sub[f"{metric}_mean"], yerr=sub[f"{metric}_std"], fmt="o-",
+                capsize=3, label=method,
+            )  # fmt: skip
+        ax.set_xlabel("noise level t")
+        ax.set_title(f"{title} to the clean image", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_sdedit(df, path) -> None:
+    """PSNR to the original vs i_start, one line per (section, image)."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _save_fig
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for (section, image), sub in df.groupby(["section", "image"], sort=False):
+        sub = sub.sort_values("i_start")
+        ax.plot(sub["i_start"], sub["psnr"], "o-", label=f"{section} {image}")
+    ax.set_xlabel("i_start (larger = less noise added)")
+    ax.set_ylabel("PSNR to the original (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_inpaint(df, path) -> None:
+    """Mean squared error inside vs outside the mask, per image."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _save_fig
+
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(df), 3.2))
+    x = np.arange(len(df))
+    ax.bar(x - 0.2, df["mse_inside"], 0.4, label="inside the mask (generated)")
+    ax.bar(x + 0.2, df["mse_outside"], 0.4, label="outside (kept)")
+    ax.set_xticks(x, df["image"])
+    ax.set_ylabel("MSE to the original")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_illusions(df, path) -> None:
+    """Success rates of the visual anagrams and hybrid images per prompt pair."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _save_fig
+
+    kinds = list(dict.fromkeys(df["kind"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.2), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        sub = df[df["kind"] == kind].reset_index(drop=True)
+        cols = ["view1", "view2", "both"]
+        names = {
+            "anagram": ["upright = p1", "flipped = p2", "both"],
+            "hybrid": ["blurred = p1 (low)", "as is = p2 (high)", "both"],
+        }[kind]
+        x = np.arange(len(sub))
+        for j, (col, name) in enumerate(zip(cols, names, strict=True)):
+            ax.bar(x + (j - 1) * 0.27, sub[col], 0.27, label=name)
+        ax.set_xticks(x, sub["pair"])
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{kind}s: classifier success rate", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     _save_fig(fig, path)

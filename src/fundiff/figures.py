@@ -10,16 +10,22 @@ writes each cell as a PNG/GIF and one JSON *table spec* beside them::
       "rows": [{"label": "campanile",
                 "cells": [{"src": "campanile_t250.png", "caption": "t = 250",
                            "rotate180": false}, ...]}],
-      "params": {"t": [250, 500, 750], "seed": 180}   # values actually used (plain JSON)
+      "params": {"t": [250, 500, 750], "seed": 180},  # values actually used (plain JSON)
+      "caption": "what the figure measures",   # optional; inline $tex$ allowed
+      "data": {"columns": ["method", "PSNR"],  # optional numeric table (measured results)
+               "rows": [["blur", 21.3], ...]}
     }
 
 ``src`` paths are relative to the JSON file. The report renders every table it is given and
 shows every image the tables list; ``rotate180`` cells are shown upside down (visual anagrams).
+A spec may have no image rows at all and only ``data`` (e.g. the benchmark table); numbers in
+``data`` are shown with 4 significant digits, strings as they are, ``null`` as an empty cell.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +46,7 @@ SECTIONS = {
     "A1.7.3": "1.7.3 Text-conditional image-to-image translation",
     "A1.8": "1.8 Visual anagrams",
     "A1.9": "1.9 Hybrid images",
+    "A2": "2 Measured results: Part A in numbers",
     "B1.2": "1.2 Adding noise",
     "B1.2.1": "1.2.1 Training the single-step denoiser",
     "B1.2.2": "1.2.2 Out-of-distribution noise levels",
@@ -49,6 +56,7 @@ SECTIONS = {
     "B2.5": "2.5 Sampling from the class-conditioned UNet",
     "B3": "3 Bells & whistles: sampling GIFs",
     "B4": "4 Measured results: an in-pipeline digit classifier scores the samples",
+    "C1": "Speed benchmarks (benchmarks/results/)",
 }
 
 
@@ -63,8 +71,14 @@ def write_table(
     rows: Sequence[dict],
     columns: Sequence[str] = (),
     params: dict | None = None,
+    *,
+    caption: str = "",
+    data: dict | None = None,
 ) -> None:
-    """Write a table spec; cell ``src`` given as paths are made relative to the JSON file."""
+    """Write a table spec; cell ``src`` given as paths are made relative to the JSON file.
+
+    ``data`` = {"columns": [...], "rows": [[...], ...]}: a numeric table shown below the images
+    (every row as long as ``columns``; values plain JSON: numbers, strings or None)."""
     if section not in SECTIONS:
         raise ValueError(f"unknown writeup section {section!r}; known: {', '.join(SECTIONS)}")
     base = Path(path).parent
@@ -87,7 +101,34 @@ def write_table(
         "rows": out_rows,
         "params": params or {},
     }
+    if caption:
+        spec["caption"] = caption
+    if data is not None:
+        spec["data"] = check_data(data)
     write_text(path, json.dumps(spec, indent=1, sort_keys=True) + "\n")
+
+
+def _finite(v):
+    """NaN -> None and +-inf -> "inf" / "-inf", so the spec stays strict JSON; numpy scalars
+    become Python numbers."""
+    if not isinstance(v, (str, int, float)) and hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def check_data(data: dict) -> dict:
+    """A ``data`` table as plain lists; ValueError when a row does not match the columns."""
+    columns = [str(c) for c in data["columns"]]
+    rows = [[_finite(v) for v in r] for r in data["rows"]]
+    for r in rows:
+        if len(r) != len(columns):
+            raise ValueError(f"data row {r!r} has {len(r)} values for {len(columns)} columns")
+        bad = [v for v in r if v is not None and not isinstance(v, (str, int, float))]
+        if bad:
+            raise ValueError(f"data row {r!r}: {bad[0]!r} is not a number, a string or None")
+    return {"columns": columns, "rows": rows}
 
 
 def read_table(path: str | os.PathLike) -> dict:

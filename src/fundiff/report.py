@@ -90,6 +90,17 @@ def format_value(v) -> str:
     return str(v)
 
 
+def format_number(v) -> str:
+    """A value of a ``data`` table: floats with 4 significant digits, None as empty."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
 def load_sections(path: str | os.PathLike) -> list[dict]:
     """Parts and their sections, in page order (see report/sections.yaml)."""
     parts = yaml.safe_load(Path(path).read_text())["parts"]
@@ -138,6 +149,12 @@ def merge_tables(specs: Sequence[dict]) -> list[dict]:
             if varying:
                 per_row.append({"label": label or p["title"], "params": varying})
             rows.extend(p["rows"])
+        data = None
+        for p in parts:
+            if p.get("data"):
+                if data is None:
+                    data = {"columns": list(p["data"]["columns"]), "rows": []}
+                data["rows"] += [list(r) for r in p["data"]["rows"]]
         merged.append(
             {
                 "section": section,
@@ -146,6 +163,8 @@ def merge_tables(specs: Sequence[dict]) -> list[dict]:
                 "rows": rows,
                 "params": common,
                 "per_row": per_row,
+                "caption": next((p["caption"] for p in parts if p.get("caption")), ""),
+                "data": data,
                 "specs": [p["spec_path"] for p in parts],
             }
         )
@@ -234,8 +253,11 @@ def _layout_table(table: dict, out_dir: Path, results_dir: Path) -> dict:
             )
         rows.append({"label": r.get("label", ""), "cells": cells})
     simple = not columns and not has_labels
+    data = table.get("data")
     return {
         **table,
+        "caption_html": inline_html(table.get("caption", "")),
+        "data": layout_data(data) if data is not None else None,
         "columns": columns,
         "label_header": label_header,
         "has_labels": has_labels,
@@ -471,6 +493,8 @@ def markdown_table(t: dict) -> str:
         text = f"![{_md_cell(c['alt'])}]({c['md_src']})"
         return text + (f"<br>{_md_cell(caption)}" if caption else "")
 
+    if not t["rows"]:
+        return ""
     if t["simple"]:
         return "\n\n".join(img(c) for r in t["rows"] for c in r["cells"])
     head = ([t["label_header"]] if t["has_labels"] else []) + (t["columns"] or [""] * t["ncells"])
@@ -481,6 +505,38 @@ def markdown_table(t: dict) -> str:
         cells += [""] * (len(head) - len(cells))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def layout_data(data: dict) -> dict:
+    """Format the values of a ``data`` table; ``numeric`` flags columns of numbers only."""
+    rows = [[format_number(v) for v in r] for r in data["rows"]]
+
+    def numeric(col):
+        vals = [r[col] for r in rows if r[col] != ""]
+        return bool(vals) and all(_NUMBER.match(v) for v in vals)
+
+    return {
+        "columns": list(data["columns"]),
+        "rows": rows,
+        "numeric": [numeric(i) for i in range(len(data["columns"]))],
+    }
+
+
+def markdown_data(data: dict | None) -> str:
+    """A ``data`` table (values already formatted) as a GitHub table; right-aligned numbers."""
+    if not data:
+        return ""
+    if not data["rows"]:
+        return "*No rows.*"
+
+    align = ["---:" if n else ":---" for n in data["numeric"]]
+    lines = ["| " + " | ".join(_md_cell(c) for c in data["columns"]) + " |"]
+    lines.append("| " + " | ".join(align) + " |")
+    lines += ["| " + " | ".join(_md_cell(v) for v in r) + " |" for r in data["rows"]]
+    return "\n".join(lines)
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?( ± .*)?$|^-?inf$")
 
 
 def render(context: dict, template_dir: str | os.PathLike) -> tuple[str, str]:
@@ -499,6 +555,7 @@ def render(context: dict, template_dir: str | os.PathLike) -> tuple[str, str]:
     )
     md_env.filters["cell"] = _md_cell
     md_env.filters["md_table"] = markdown_table
+    md_env.filters["md_data"] = markdown_data
     css = (Path(template_dir) / "style.css").read_text()
     page = html_env.get_template("index.html.j2").render(**context, css=Markup(css))
     md = md_env.get_template("README.md.j2").render(**context)

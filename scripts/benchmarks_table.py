@@ -1,0 +1,65 @@
+"""Rule benchmarks_table: the committed benchmarks/results/*.json as one table for the report.
+
+Files are recognised by their structure (fundiff.benchsummary); one that is not recognised is
+skipped with a note in the log and under the table, never an error.
+"""
+
+import pandas as pd
+
+from fundiff import figures
+from fundiff.benchsummary import COLUMNS, summarize_all
+from fundiff.io import atomic_path, setup_logging
+
+smk = snakemake  # noqa: F821
+log = setup_logging(smk.log[0])
+rows, notes = summarize_all(smk.input.results)
+for note in notes:
+    log.info("note: %s", note)
+log.info("%d rows from %d files", len(rows), len(smk.input.results))
+df = pd.DataFrame(rows, columns=COLUMNS)
+with atomic_path(smk.output.csv) as tmp:
+    df.to_csv(tmp, index=False, float_format="%.6g")
+caption = (
+    "Read from the committed benchmarks/results/*.json. Every ratio compares two variants run "
+    "interleaved on the same machine (A B A B ..., median round), so load from other processes "
+    "hits both; ratio > 1 means the first variant is faster (for the dry-run overhead: how much "
+    "slower the workflow's dry run is than bare Snakemake). Absolute numbers depend on the "
+    "machine and its load."
+)
+if not smk.input.results:
+    caption += " No results files were found in this checkout."
+if notes:
+    caption += " Skipped: " + "; ".join(notes) + "."
+figures.write_table(
+    smk.output.table,
+    "C1",
+    "Speed benchmarks",
+    [],
+    params={"files": [str(p) for p in smk.input.results]},
+    caption=caption,
+    data={
+        "columns": [
+            "benchmark",
+            "machine",
+            "device / size",
+            "variants",
+            "values",
+            "ratio",
+            "note",
+            "file",
+        ],
+        "rows": [
+            [
+                r["benchmark"],
+                r["machine"],
+                r["device"],
+                r["variants"],
+                r["value"],
+                r["ratio"],
+                r["note"],
+                r["file"],
+            ]  # fmt: skip
+            for r in rows
+        ],
+    },
+)

@@ -1,0 +1,229 @@
+"""The committed speed benchmarks (``benchmarks/results/*.json``) as one table for the report.
+
+Each file is recognised by its *structure*, not its name, so files added later are picked up:
+
+* ``training`` / ``cfg`` lists (``benchmarks/run.py``): our training loop vs the textbook one,
+  batched CFG vs two forwards, per device (+ ``torch.compile`` when measured); ``pipeline``
+  (cold ``snakemake --cores all`` and an up-to-date dry run) and ``fa24_partb*`` when present
+* ``benchmark: embedded_pipeline_cold``: one cold run of the embedded preset (wall seconds)
+* ``workflow_s`` / ``baseline_s`` / ``ratio``: dry-run overhead (``benchmarks/dryrun_overhead.py``)
+* ``cfg_batched_step_s`` / ``cfg_two_forwards_step_s``: one IF UNet step
+  (``benchmarks/if_unet_step.py``)
+* anything else with top-level ``speedup_*`` numbers: one row per speedup
+
+A file matching none of these (or not valid JSON) gives no rows and a note saying why; it
+never fails the build. Rows: {file, benchmark, machine, device, variants, value, ratio, note}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+COLUMNS = ["file", "benchmark", "machine", "device", "variants", "value", "ratio", "note"]
+
+
+def _num(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def machine_text(m) -> str:
+    """A short description of the machine block (dict) or string."""
+    if isinstance(m, str):
+        return m
+    if not isinstance(m, dict):
+        return ""
+    cpus = m.get("cpus", m.get("cpu_count"))
+    cpu = m.get("cpu") or "CPU"
+    parts = [f"{cpu}, {cpus} cores" if cpus else cpu]
+    if m.get("cuda"):
+        parts.insert(0, str(m["cuda"]))
+    return " / ".join(parts)
+
+
+def _row(file, benchmark, machine="", device="", variants="", value="", ratio=None, note=""):
+    return {
+        "file": file,
+        "benchmark": benchmark,
+        "machine": machine,
+        "device": device,
+        "variants": variants,
+        "value": value,
+        "ratio": _num(ratio),
+        "note": note,
+    }
+
+
+def _run_py(name: str, d: dict) -> list[dict]:
+    machine = machine_text(d.get("machine"))
+    devices = [e.get("device", "") for e in d.get("training", []) + d.get("cfg", [])]
+    m = d.get("machine")
+    if (
+        isinstance(m, dict)
+        and not m.get("cuda")
+        and any(str(x).startswith("cuda") for x in devices)
+    ):
+        machine = f"CUDA GPU (model not recorded) / {machine}"
+    quick = " (quick: tiny sizes)" if d.get("quick") else ""
+    rows = []
+    for tr in d.get("training", []):
+        ips = tr.get("images_per_s", {})
+        dev = f"{tr.get('device', '?')}, D={tr.get('hidden')}, batch {tr.get('batch_size')}"
+        settings = tr.get("ours_settings", {})
+        on = ", ".join(k for k, v in settings.items() if v) or "plain"
+        rows.append(
+            _row(
+                name,
+                "training throughput" + quick,
+                machine,
+                dev,
+                "ours vs naive loop",
+                f"{ips.get('ours', 0):.0f} vs {ips.get('naive', 0):.0f} images/s",
+                tr.get("speedup_ours_vs_naive"),
+                f"ours: {on}",
+            )
+        )
+        if "speedup_compiled_vs_naive" in tr:
+            rows.append(
+                _row(
+                    name,
+                    "training throughput" + quick,
+                    machine,
+                    dev,
+                    "ours + torch.compile vs naive",
+                    f"{ips.get('ours_compiled', 0):.0f} vs {ips.get('naive', 0):.0f} images/s",
+                    tr["speedup_compiled_vs_naive"],
+                    f"mode {tr.get('compile_mode', 'default')}",
+                )
+            )
+    for cf in d.get("cfg", []):
+        sec = cf.get("seconds_per_eps", {})
+        rows.append(
+            _row(
+                name,
+                "CFG noise estimate" + quick,
+                machine,
+                f"{cf.get('device', '?')}, D={cf.get('hidden')}, {cf.get('batch')} digits",
+                "batched vs two forwards",
+                f"{1e3 * sec.get('batched', 0):.2f} vs {1e3 * sec.get('two_forwards', 0):.2f} ms",
+                cf.get("speedup_batched_vs_two"),
+                f"max |diff| {cf.get('max_abs_diff', float('nan')):.1e}",
+            )
+        )
+    for key in ("fa24_partb", "fa24_partb_compiled"):
+        fa = d.get(key)
+        if not isinstance(fa, dict):
+            continue
+        label = "fa24 Part B trainings" + (" (torch.compile)" if "compiled" in key else "")
+        if "error" in fa:
+            rows.append(_row(name, label, machine, note=f"failed: {str(fa['error'])[:120]}"))
+        elif _num(fa.get("total_seconds")) is not None:
+            rows.append(
+                _row(
+                    name,
+                    label,
+                    machine,
+                    str(fa.get("device", "")),
+                    value=f"{fa['total_seconds']:.0f} s for {len(fa.get('models', {}))} models",
+                )
+            )
+    pipe = d.get("pipeline")
+    if isinstance(pipe, dict):
+        for key, text in (
+            ("cold_seconds", "cold snakemake --cores all"),
+            ("dry_run_seconds", "up-to-date dry run"),
+            ("cold_seconds_train_1_thread", "cold run, trainings at 1 thread each"),
+        ):
+            if _num(pipe.get(key)) is not None:
+                rows.append(
+                    _row(
+                        name, "pipeline (embedded preset)", machine, "", text, f"{pipe[key]:.1f} s"
+                    )
+                )
+    return rows
+
+
+def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
+    """(rows, note) for one results file; ``note`` says why a file gave no rows."""
+    path = Path(path)
+    name = path.name
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        return [], f"{name}: not readable JSON ({type(e).__name__}); skipped"
+    if not isinstance(d, dict):
+        return [], f"{name}: not a JSON object; skipped"
+    machine = machine_text(d.get("machine"))
+    if "training" in d or "cfg" in d:
+        rows = _run_py(name, d)
+    elif d.get("benchmark") == "embedded_pipeline_cold" and _num(d.get("wall_seconds")):
+        acc = (d.get("class_cond_cfg5") or {}).get("accuracy")
+        note = f"{d.get('jobs', '?')} jobs" + (f"; class_cond accuracy {acc:.3f}" if acc else "")
+        rows = [
+            _row(
+                name,
+                "pipeline cold run (embedded preset)",
+                machine,
+                "cpu",
+                "snakemake --cores all",
+                f"{d['wall_seconds']:.0f} s",
+                note=note,
+            )
+        ]
+    elif all(_num(d.get(k)) is not None for k in ("workflow_s", "baseline_s", "ratio")):
+        rows = [
+            _row(
+                name,
+                "dry-run overhead (tiny preset)",
+                machine,
+                "",
+                "workflow -n vs one-rule Snakefile -n",
+                f"{d['workflow_s']:.2f} vs {d['baseline_s']:.2f} s",
+                d["ratio"],
+                f"target <= {d['target_ratio']}" if _num(d.get("target_ratio")) else "",
+            )
+        ]
+    elif all(_num(d.get(k)) for k in ("cfg_batched_step_s", "cfg_two_forwards_step_s")):
+        loop = _num(d.get("loop_per_step_s"))
+        rows = [
+            _row(
+                name,
+                f"IF UNet step ({d.get('config', '?')})",
+                str(d.get("device", "")),
+                f"{d.get('dtype', '')}, batch {d.get('batch', '?')}",
+                "CFG batched vs two forwards",
+                f"{1e3 * d['cfg_batched_step_s']:.1f} vs {1e3 * d['cfg_two_forwards_step_s']:.1f} ms",
+                d.get(
+                    "speedup_batched_vs_two", d["cfg_two_forwards_step_s"] / d["cfg_batched_step_s"]
+                ),
+                f"33-step loop {1e3 * loop:.1f} ms/step" if loop else "",
+            )
+        ]
+    else:
+        speedups = {k: v for k, v in d.items() if k.startswith("speedup_") and _num(v) is not None}
+        rows = [
+            _row(
+                name,
+                str(d.get("benchmark", d.get("name", path.stem))),
+                machine,
+                str(d.get("device", "")),
+                k.removeprefix("speedup_").replace("_", " "),
+                ratio=v,
+            )
+            for k, v in speedups.items()
+        ]
+    if not rows:
+        return [], f"{name}: structure not recognised (keys: {', '.join(list(d)[:8])}); skipped"
+    return rows, None
+
+
+def summarize_all(paths) -> tuple[list[dict], list[str]]:
+    """Rows of every file (sorted by name) and the notes of the files that gave none."""
+    rows, notes = [], []
+    for p in sorted(map(Path, paths), key=lambda p: p.name):
+        r, note = summarize(p)
+        rows += r
+        if note:
+            notes.append(note)
+    return rows, notes

@@ -1,0 +1,88 @@
+"""The benchmark table of the report: every committed results file is recognised by structure,
+files added later (e.g. an IF UNet step) are picked up, unknown ones give a note, not an error."""
+
+import json
+
+import pytest
+
+from fundiff import benchsummary as bs
+from tests.conftest import REPO
+
+
+def _write(path, obj):
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return path
+
+
+def test_committed_results_are_all_recognised():
+    files = sorted((REPO / "benchmarks/results").glob("*.json"))
+    rows, notes = bs.summarize_all(files)
+    assert notes == []
+    assert {r["file"] for r in rows} == {f.name for f in files}
+    assert all(set(r) == set(bs.COLUMNS) for r in rows)
+    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
+    assert ratios and all(0 < x < 100 for x in ratios)
+
+
+def test_structures_and_unknown_files(tmp_path):
+    run_py = {
+        "name": "box",
+        "quick": True,
+        "machine": {"cpu_count": 2, "cuda": None},
+        "training": [
+            {
+                "device": "cpu",
+                "hidden": 8,
+                "batch_size": 32,
+                "images_per_s": {"naive": 100.0, "ours": 150.0},
+                "speedup_ours_vs_naive": 1.5,
+            }
+        ],
+        "cfg": [
+            {
+                "device": "cpu",
+                "hidden": 8,
+                "batch": 20,
+                "seconds_per_eps": {"two_forwards": 0.02, "batched": 0.01},
+                "speedup_batched_vs_two": 2.0,
+                "max_abs_diff": 0.0,
+            }
+        ],
+        "pipeline": {"cold_seconds": 700.0, "dry_run_seconds": 3.0},
+    }
+    if_step = {
+        "benchmark": "if_unet_step",
+        "config": "IF-I-XL-v1.0 (random weights)",
+        "device": "NVIDIA H100",
+        "dtype": "torch.float16",
+        "batch": 1,
+        "cfg_batched_step_s": 0.05,
+        "cfg_two_forwards_step_s": 0.08,
+        "speedup_batched_vs_two": 1.6,
+        "loop_per_step_s": 0.051,
+    }
+    files = [
+        _write(tmp_path / "box.json", run_py),
+        _write(tmp_path / "if_unet_step_h100.json", if_step),
+        _write(tmp_path / "other.json", {"speedup_foo_vs_bar": 3.0, "name": "other"}),
+        _write(tmp_path / "weird.json", {"hello": 1}),
+        _write(tmp_path / "broken.json", "{not json"),
+        _write(tmp_path / "list.json", [1, 2]),
+    ]
+    rows, notes = bs.summarize_all(files)
+    by_file = {}
+    for r in rows:
+        by_file.setdefault(r["file"], []).append(r)
+    box = by_file["box.json"]
+    assert [r["ratio"] for r in box[:2]] == [1.5, 2.0]
+    assert "quick" in box[0]["benchmark"] and box[2]["value"] == "700.0 s"
+    (step,) = by_file["if_unet_step_h100.json"]
+    assert step["ratio"] == pytest.approx(1.6) and step["machine"] == "NVIDIA H100"
+    assert "IF UNet step" in step["benchmark"] and "51.0 ms/step" in step["note"]
+    (other,) = by_file["other.json"]
+    assert other["ratio"] == 3.0 and other["variants"] == "foo vs bar"
+    assert set(by_file) == {"box.json", "if_unet_step_h100.json", "other.json"}
+    assert len(notes) == 3
+    assert any(n.startswith("weird.json: structure not recognised") for n in notes)
+    assert any(n.startswith("broken.json: not readable JSON") for n in notes)
+    assert any(n.startswith("list.json: not a JSON object") for n in notes)
