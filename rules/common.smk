@@ -149,7 +149,7 @@ PA_TITLES = {
     "a1_7_1": "SDEdit of a web image and two hand-drawn images",
     "a1_7_3": "Text-conditional image-to-image translation",
     "a1_7_2": "Inpainting (RePaint rule, mask 1 = new content)",
-    "a1_8": "Visual anagrams (the second view is the image upside down)",
+    "a1_8": "Visual anagrams (the second view is the image turned upside down)",
     "a1_9": "Hybrid images (low frequencies of prompt 1 + high frequencies of prompt 2)",
 }
 
@@ -255,6 +255,11 @@ def pa_pair_kind(wildcards):
     return "anagram" if wildcards.sdir == "a1_8" else "hybrid"
 
 
+def pa_pair_view(wildcards):
+    """The anagram's second view (parta.anagrams.view: flip | rotate180); None for hybrids."""
+    return PARTA["anagrams"].get("view", "flip") if wildcards.sdir == "a1_8" else None
+
+
 def pa_hybrid_filter(wildcards):
     h = PARTA["hybrids"]
     return {"kernel_size": h["kernel_size"], "sigma": h["sigma"]}
@@ -355,6 +360,7 @@ def pa_table_params(wildcards):
         out.update(masks=[dict(s) for s in PARTA["inpaint"]], prompt=PARTA["null_prompt"])
     elif sdir == "a1_8":
         out["pairs"] = [dict(p) for p in PARTA["anagrams"]["pairs"]]
+        out["view"] = PARTA["anagrams"].get("view", "flip")
     else:
         h = PARTA["hybrids"]
         out.update(

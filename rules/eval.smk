@@ -223,7 +223,10 @@ rule eval_parta_illusions:
         **pa_eval_model_params(),
         samples=EVAL_PA["illusion_samples"],
         far_sigma=EVAL_PA["hybrid_far_sigma"],
-        anagrams={"pairs": [dict(p) for p in PARTA["anagrams"]["pairs"]]},
+        anagrams={
+            "pairs": [dict(p) for p in PARTA["anagrams"]["pairs"]],
+            "view": PARTA["anagrams"].get("view", "flip"),
+        },
         hybrids=dict(PARTA["hybrids"]),
     script:
         "../scripts/eval_parta_illusions.py"

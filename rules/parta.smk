@@ -290,6 +290,7 @@ rule parta_pair:
         **pa_common(),
         kind=pa_pair_kind,
         prompts=pa_pair,
+        view=pa_pair_view,
         hybrid=pa_hybrid_filter,
     script:
         "../scripts/parta_pair.py"

@@ -3,8 +3,8 @@
 N samples of every configured pair are made in one batch by the same Part A loops as A1.8 / A1.9
 (fundiff.parta_eval.illusion_samples) and judged by the digit classifier trained on real digits:
 
-* anagram  upright classified as prompt 1 AND upside down (parta.flip, the view the loop
-           denoised for prompt 2) as prompt 2; the 180-degree rotation is reported too
+* anagram  upright classified as prompt 1 AND turned (parta.anagrams.view: flip or rotate180,
+           the view the loop denoised for prompt 2) as prompt 2
 * hybrid   blurred ("seen from afar", Gaussian sigma ``far_sigma``) classified as the
            low-frequency prompt 1; as is ("up close") as the high-frequency prompt 2
 """
@@ -37,20 +37,19 @@ def main(smk, log):
             p.guidance_scale,
             spec.get("kernel_size"),
             spec.get("sigma"),
+            spec.get("view", "flip"),
         )
         for j, pair in enumerate(spec["pairs"]):
             xs = x[j * n : (j + 1) * n]
             c1, c2 = (parse_prompt(q) for q in pair["prompts"])
             arrays[f"{kind}__{pair['name']}"] = to_uint8_image(xs)
             if kind == "anagram":
-                r = ev.anagram_success(clf, xs, [c1] * n, [c2] * n, flip=parta.flip)
-                rot = ev.anagram_success(clf, xs, [c1] * n, [c2] * n)  # rotate180
+                turn = parta.VIEWS[spec["view"]]
+                r = ev.anagram_success(clf, xs, [c1] * n, [c2] * n, flip=turn)
                 rates = {"view1": r["upright"], "view2": r["flipped"], "both": r["both"]}
-                rates["both_rot180"] = rot["both"]
             else:
                 r = ev.hybrid_success(clf, xs, [c1] * n, [c2] * n, blur_sigma=p.far_sigma)
                 rates = {"view1": r["far"], "view2": r["near"], "both": r["both"]}
-                rates["both_rot180"] = None
             rows.append({"kind": kind, "pair": pair["name"], "prompt1": pair["prompts"][0],
                          "prompt2": pair["prompts"][1], "n": n, **rates})  # fmt: skip
     df = pd.DataFrame(rows)
@@ -74,9 +73,9 @@ def main(smk, log):
         caption=(
             f"{n} samples per prompt pair, made by the same loops as 1.8 and 1.9 and classified "
             "by the CNN trained on real MNIST digits only (never on generated ones). Anagram: "
-            "view 1 = upright classified as prompt 1, view 2 = flipped upside down (the view the "
-            "loop denoised for prompt 2) classified as prompt 2, both = both at once (and the "
-            "same with a 180-degree rotation instead). Hybrid: view 1 = blurred (seen from afar) "
+            f"view 1 = upright classified as prompt 1, view 2 = turned ({p.anagrams['view']}, the "
+            "view the loop denoised for prompt 2) classified as prompt 2, both = both at once. "
+            "Hybrid: view 1 = blurred (seen from afar) "
             "classified as the low-frequency prompt 1, view 2 = as is (up close) classified as "
             "the high-frequency prompt 2."
         ),
@@ -88,7 +87,6 @@ def main(smk, log):
                 "view 1",
                 "view 2",
                 "both",
-                "both (rot. 180)",
                 "n",
             ],
             "rows": [
@@ -99,7 +97,6 @@ def main(smk, log):
                     r["view1"],
                     r["view2"],
                     r["both"],
-                    r["both_rot180"],
                     r["n"],
                 ]  # fmt: skip
                 for r in rows

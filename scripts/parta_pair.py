@@ -15,11 +15,8 @@ def main(smk, log):
     ts, g = list(p.timesteps), generator(p.seed)
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     if p.kind == "anagram":
-        x = parta.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale)
-        cells = [
-            table.cell(f"{pair}", x[0], p1),
-            table.cell(f"{pair}", x[0], p2, rotate180=True),
-        ]
+        x = parta.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, p.view)
+        cells = [table.cell(f"{pair}", x[0], p1), table.cell(f"{pair}", x[0], p2, turn=p.view)]
     else:
         k, s = p.hybrid["kernel_size"], p.hybrid["sigma"]
         x = parta.hybrid(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, k, s)

@@ -80,7 +80,7 @@ def test_every_parta_rule_runs_on_tiny_if(if_run):
     z = np.load(r / "a1_1/table.npz")
     assert z["original"].shape == (32, 32, 3) and z["original"].dtype == np.uint8
     anagram = read_table(r / "a1_8/table.json")["rows"][0]["cells"]
-    assert [c["rotate180"] for c in anagram] == [False, True]
+    assert [c["turn"] for c in anagram] == [None, "flip"]  # the spec's view
     assert "IFSuperResolutionPipeline" in read_table(r / "a0/table.json")["params"]["stage2"]
 
 

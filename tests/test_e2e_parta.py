@@ -62,7 +62,8 @@ def test_parta_params_and_layout(tiny_run):
     a0 = read_table(r / "a0/table.json")
     assert len(a0["rows"]) == 2 and "no stage II" in a0["params"]["stage2"]
     ana = read_table(r / "a1_8/table.json")
-    assert [c["rotate180"] for c in ana["rows"][0]["cells"]] == [False, True]
+    assert [c["turn"] for c in ana["rows"][0]["cells"]] == [None, "rotate180"]  # digits: 6 <-> 9
+    assert ana["params"]["view"] == "rotate180"
     hyb = read_table(r / "a1_9/table.json")
     assert hyb["params"]["kernel_size"] == 7 and hyb["rows"][0]["label"] == "zero_one"
     inp = np.load(r / "a1_7_2/table.npz")

@@ -149,6 +149,21 @@ def test_anagram_identical_prompts_on_flip_symmetric_input_is_plain_estimate():
 def test_flip_is_upside_down():
     x = torch.arange(4.0).reshape(1, 1, 2, 2)
     assert parta.flip(x).flatten().tolist() == [2.0, 3.0, 0.0, 1.0]
+    assert parta.rotate180(x).flatten().tolist() == [3.0, 2.0, 1.0, 0.0]
+    for turn in parta.VIEWS.values():  # each view is its own inverse
+        assert torch.equal(turn(turn(x)), x)
+
+
+def test_anagram_with_rotate180_view_is_the_rotated_formula():
+    b = FakeBackend()
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    c1, c2, u = b.encode(["p", "p"]), b.encode(["q", "q"]), b.uncond(2)
+    eps, _ = parta.anagram_eps_fn(b, c1, c2, u, 7.0, view="rotate180")(x, 300)
+    e1 = parta.cfg_predict(b, x, 300, c1, u, 7.0)[0]
+    e2 = parta.rotate180(parta.cfg_predict(b, parta.rotate180(x), 300, c2, u, 7.0)[0])
+    torch.testing.assert_close(eps, (e1 + e2) / 2)
+    flipped, _ = parta.anagram_eps_fn(b, c1, c2, u, 7.0, view="flip")(x, 300)
+    assert not torch.allclose(eps, flipped)  # the view matters
 
 
 def test_lowpass_plus_highpass_reconstructs_and_hybrid_of_one_prompt():

@@ -161,7 +161,7 @@ def make_synthetic_parta(results: Path) -> list[Path]:
         [
             {
                 "label": "an oil painting of an old man / people around a campfire",
-                "cells": [cell(anagram, "upright"), cell(anagram, "flipped", rotate180=True)],
+                "cells": [cell(anagram, "upright"), cell(anagram, "flipped", turn="rotate180")],
             }
         ],
         ["prompts", "image", "rotated 180°"],
@@ -243,7 +243,7 @@ def test_synthetic_parta_renders_every_section(tmp_path):
     }
     assert img_targets(results / "report/index.html") == listed
     # visual anagram: CSS rotation in HTML, a real rotated copy in Markdown
-    assert 'class="px rot180"' in page
+    assert 'class="px turn-rotate180"' in page
     (rot,) = ctx["rotated"]
     up = np.asarray(Image.open(results / "parta/a1_8/campfire_man.png"))
     down = np.asarray(Image.open(results / "report" / rot))
@@ -404,3 +404,17 @@ def test_data_tables_render_in_html_and_markdown(tmp_path):
         write_table(spec, "C1", "Speed", [], data={"columns": ["a"], "rows": [[1, 2]]})
     with pytest.raises(ValueError, match="not a number"):
         write_table(spec, "C1", "Speed", [], data={"columns": ["a"], "rows": [[{"x": 1}]]})
+
+
+def test_turned_copies_for_markdown(tmp_path):
+    """The Markdown twin links pre-turned copies: rotate180 and flip give the right pixels."""
+    from PIL import Image
+
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(a).save(tmp_path / "a.png")
+    report.rotate_image(tmp_path / "a.png", tmp_path / "r.png", "rotate180")
+    report.rotate_image(tmp_path / "a.png", tmp_path / "f.png", "flip")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "r.png")), a[::-1, ::-1])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "f.png")), a[::-1])
+    with pytest.raises(ValueError, match="turn must be one of"):
+        report.rotate_image(tmp_path / "a.png", tmp_path / "x.png", "mirror")

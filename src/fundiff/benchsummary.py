@@ -200,6 +200,18 @@ def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
                 f"33-step loop {1e3 * loop:.1f} ms/step" if loop else "",
             )
         ]
+    elif d.get("check") == "cuda_graph_vs_eager" and _num(d.get("max_abs_loss_diff")) is not None:
+        rows = [
+            _row(
+                name,
+                "CUDA-graph training step vs eager (correctness)",
+                str(d.get("device", "")),
+                f"torch {d.get('torch', '?')}",
+                f"{d.get('steps', '?')} steps, same seed",
+                f"max |loss diff| {d['max_abs_loss_diff']:.1e}",
+                note=f"max |weight diff| {_num(d.get('max_abs_weight_diff')) or 0:.1e}",
+            )
+        ]
     else:
         speedups = {k: v for k, v in d.items() if k.startswith("speedup_") and _num(v) is not None}
         rows = [

@@ -29,6 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms import functional as TF
+
+from .parta import rotate180
 
 # ----------------------------------------------------------------------------- classifier
 
@@ -379,10 +382,6 @@ def predict(model: DigitClassifier, images) -> np.ndarray:
     return embed(model, torch.as_tensor(images))[1].argmax(1)
 
 
-def rotate180(x: torch.Tensor) -> torch.Tensor:
-    return torch.flip(x, dims=(-2, -1))
-
-
 def anagram_success(
     model: DigitClassifier, images, upright_labels, flipped_labels, flip=rotate180
 ) -> dict:
@@ -401,14 +400,9 @@ def anagram_success(
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur (kernel 2 * ceil(3 sigma) + 1, reflect padding) of (N, C, H, W)."""
-    r = max(1, math.ceil(3 * sigma))
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
-    k = (k / k.sum()).to(x)
-    c = x.shape[1]
-    x = F.pad(x, (r, r, r, r), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    """torchvision's Gaussian blur (kernel 2 * ceil(3 sigma) + 1, reflect padding) of (N, C, H, W)."""
+    k = 2 * max(1, math.ceil(3 * sigma)) + 1
+    return TF.gaussian_blur(x, [k, k], [sigma, sigma])
 
 
 def hybrid_success(

@@ -9,7 +9,7 @@ writes each cell as a PNG/GIF and one JSON *table spec* beside them::
       "columns": ["original", "t = 250", ...], # header row, may be empty
       "rows": [{"label": "campanile",
                 "cells": [{"src": "campanile_t250.png", "caption": "t = 250",
-                           "rotate180": false}, ...]}],
+                           "turn": null}, ...]}],
       "params": {"t": [250, 500, 750], "seed": 180},  # values actually used (plain JSON)
       "caption": "what the figure measures",   # optional; inline $tex$ allowed
       "data": {"columns": ["method", "PSNR"],  # optional numeric table (measured results)
@@ -17,7 +17,8 @@ writes each cell as a PNG/GIF and one JSON *table spec* beside them::
     }
 
 ``src`` paths are relative to the JSON file. The report renders every table it is given and
-shows every image the tables list; ``rotate180`` cells are shown upside down (visual anagrams).
+shows every image the tables list; a cell with ``turn`` ("rotate180" or "flip") is shown turned
+that way (the second view of a visual anagram).
 A spec may have no image rows at all and only ``data`` (e.g. the benchmark table); numbers in
 ``data`` are shown with 4 significant digits, strings as they are, ``null`` as an empty cell.
 """
@@ -60,8 +61,8 @@ SECTIONS = {
 }
 
 
-def cell(src: str | os.PathLike, caption: str = "", rotate180: bool = False) -> dict:
-    return {"src": str(src), "caption": caption, "rotate180": rotate180}
+def cell(src: str | os.PathLike, caption: str = "", turn: str | None = None) -> dict:
+    return {"src": str(src), "caption": caption, "turn": turn}
 
 
 def write_table(

@@ -10,7 +10,7 @@ this module only combines noise estimates (spec sections in brackets):
 * sample / sample_cfg  from pure noise; CFG eps = eps_u + gamma (eps_c - eps_u)        [1.5, 1.6]
 * sdedit           q_sample to t = timesteps[i_start], then CFG denoising              [1.7]
 * inpaint          after every step x_t' <- m x_t' + (1 - m) q_sample(x_orig, t')      [1.7.2]
-* visual_anagram   eps = (CFG(x_t, p1) + flip(CFG(flip(x_t), p2))) / 2                 [1.8]
+* visual_anagram   eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2, V = flip | rotate180  [1.8]
 * hybrid           eps = lowpass(CFG(x_t, p1)) + highpass(CFG(x_t, p2))                [1.9]
 
 Images are in the backend's model space (``backend.to_model``). The learned variance, when the
@@ -83,16 +83,29 @@ def flip(x: torch.Tensor) -> torch.Tensor:
     return torch.flip(x, dims=[-2])
 
 
-def anagram_eps_fn(backend: Backend, cond1, cond2, uncond, scale: float) -> EpsFn:
-    """eps = (CFG(x_t, p1) + flip(CFG(flip(x_t), p2))) / 2, both views in one forward."""
+def rotate180(x: torch.Tensor) -> torch.Tensor:
+    """Turned round: reverse H and W (how a handwritten 6 becomes a 9)."""
+    return torch.flip(x, dims=[-2, -1])
+
+
+# The second view of a visual anagram (``parta.anagrams.view``); each is its own inverse.
+VIEWS = {"flip": flip, "rotate180": rotate180}
+
+
+def anagram_eps_fn(
+    backend: Backend, cond1, cond2, uncond, scale: float, view: str = "flip"
+) -> EpsFn:
+    """eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2 with V = ``VIEWS[view]`` (the spec: flip),
+    both views in one forward."""
+    turn = VIEWS[view]
 
     def eps_fn(x_t, t):
         n = x_t.shape[0]
-        both = torch.cat([x_t, flip(x_t)])
+        both = torch.cat([x_t, turn(x_t)])
         eps, var = cfg_predict(
             backend, both, t, torch.cat([cond1, cond2]), torch.cat([uncond, uncond]), scale
         )
-        eps_hat = (eps[:n] + flip(eps[n:])) / 2.0
+        eps_hat = (eps[:n] + turn(eps[n:])) / 2.0
         return eps_hat, None if var is None else var[:n]
 
     return eps_fn
@@ -258,10 +271,12 @@ def inpaint(
     return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator, after_step=replace)[0]
 
 
-def visual_anagram(backend, cond1, cond2, uncond, timesteps, generator, scale: float = 7.0):
-    """Spec 1.8: an image that shows p1 upright and p2 upside down."""
+def visual_anagram(
+    backend, cond1, cond2, uncond, timesteps, generator, scale: float = 7.0, view: str = "flip"
+):
+    """Spec 1.8: an image that shows p1 upright and p2 upside down (``view``: see VIEWS)."""
     x_T = noise(backend, cond1.shape[0], generator)
-    eps_fn = anagram_eps_fn(backend, cond1, cond2, uncond, scale)
+    eps_fn = anagram_eps_fn(backend, cond1, cond2, uncond, scale, view)
     return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator)[0]
 
 

@@ -73,6 +73,7 @@ def illusion_samples(
     scale: float,
     kernel_size: int | None = None,
     sigma: float | None = None,
+    view: str = "flip",
 ) -> torch.Tensor:
     """``n`` visual anagrams (``kind`` "anagram") or hybrid images ("hybrid") of every prompt
     pair, all in ONE batch through the Part A loop: rows [pair 0 x n, pair 1 x n, ...], in
@@ -82,7 +83,7 @@ def illusion_samples(
     cond1, cond2, uncond = backend.encode(p1), backend.encode(p2), backend.uncond(len(p1))
     g = generator(seed)
     if kind == "anagram":
-        x = parta.visual_anagram(backend, cond1, cond2, uncond, timesteps, g, scale)
+        x = parta.visual_anagram(backend, cond1, cond2, uncond, timesteps, g, scale, view)
     elif kind == "hybrid":
         x = parta.hybrid(backend, cond1, cond2, uncond, timesteps, g, scale, kernel_size, sigma)
     else:

@@ -71,7 +71,7 @@ class Table:
         self.rows: list[dict] = []
         self.arrays: dict[str, np.ndarray] = {}
 
-    def cell(self, name: str, x: torch.Tensor, caption: str = "", rotate180=False, model=True):
+    def cell(self, name: str, x: torch.Tensor, caption: str = "", turn=None, model=True):
         """Save x (C, H, W; model space if ``model`` else [0, 1]) as ``<out_dir>/<name>.png``."""
         x01 = (self.backend.from_model(x) if model else x).detach().float().cpu()
         path = self.out_dir / f"{name}.png"
@@ -79,7 +79,7 @@ class Table:
         key = name.replace("/", "__")
         self.arrays[key] = viz.to_uint8_image(x01)
         self.arrays[f"{key}_float"] = x01.numpy().astype(np.float32)
-        return figures.cell(path, caption, rotate180)
+        return figures.cell(path, caption, turn)
 
     def row(self, label: str, cells: list[dict]) -> None:
         self.rows.append({"label": label, "cells": cells})

@@ -190,14 +190,25 @@ def rotated_name(path: str | os.PathLike, results_dir: Path) -> Path:
     return Path(rel)
 
 
-def rotate_image(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    """Write ``src`` turned by 180 degrees (every frame of a GIF) to ``dst``, atomically."""
+# How a cell's ``turn`` is shown: caption suffix (and the CSS class ``turn-<name>`` in HTML).
+TURNS = {"rotate180": " (rotated 180°)", "flip": " (upside down)"}
+
+
+def rotate_image(src: str | os.PathLike, dst: str | os.PathLike, turn: str = "rotate180") -> None:
+    """Write ``src`` turned (``rotate180`` or ``flip`` upside down; every frame of a GIF) to
+    ``dst``, atomically."""
     from PIL import Image, ImageSequence
+
+    if turn not in TURNS:
+        raise ValueError(f"turn must be one of {sorted(TURNS)}, got {turn!r}")
+
+    def op(frame):
+        return frame.rotate(180) if turn == "rotate180" else frame.transpose(Image.FLIP_TOP_BOTTOM)
 
     with Image.open(src) as im:
         fmt = im.format
         if getattr(im, "n_frames", 1) > 1:
-            frames = [f.copy().rotate(180) for f in ImageSequence.Iterator(im)]
+            frames = [op(f.copy()) for f in ImageSequence.Iterator(im)]
             with atomic_path(dst) as tmp:
                 frames[0].save(
                     tmp,
@@ -208,7 +219,7 @@ def rotate_image(src: str | os.PathLike, dst: str | os.PathLike) -> None:
                     duration=im.info.get("duration", 50),
                 )
             return
-        out = im.rotate(180)
+        out = op(im)
         with atomic_path(dst) as tmp:
             out.save(tmp, format=fmt)
 
@@ -232,9 +243,7 @@ def _layout_table(table: dict, out_dir: Path, results_dir: Path) -> dict:
             scale = max(1, MIN_DISPLAY_PX // w) if w < MIN_DISPLAY_PX else 1
             rel = os.path.relpath(path, out_dir)
             rot = (
-                os.path.join("rotated", rotated_name(path, results_dir))
-                if c.get("rotate180")
-                else None
+                os.path.join("rotated", rotated_name(path, results_dir)) if c.get("turn") else None
             )
             alt = c.get("caption") or " ".join(x for x in (table["title"], r.get("label")) if x)
             cells.append(
@@ -245,7 +254,7 @@ def _layout_table(table: dict, out_dir: Path, results_dir: Path) -> dict:
                     "rotated_copy": rot,
                     "caption": c.get("caption", ""),
                     "alt": alt,
-                    "rotate180": bool(c.get("rotate180")),
+                    "turn": c.get("turn"),
                     "width": w * scale,
                     "height": h * scale,
                     "enlarged": scale > 1,
@@ -489,7 +498,7 @@ def markdown_table(t: dict) -> str:
     """One laid-out table as Markdown: a GitHub table, or plain images for a one-image figure."""
 
     def img(c):
-        caption = c["caption"] + (" (rotated 180°)" if c["rotate180"] else "")
+        caption = c["caption"] + TURNS.get(c["turn"], "")
         text = f"![{_md_cell(c['alt'])}]({c['md_src']})"
         return text + (f"<br>{_md_cell(caption)}" if caption else "")
 
@@ -553,6 +562,7 @@ def render(context: dict, template_dir: str | os.PathLike) -> tuple[str, str]:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    html_env.globals["turns"] = TURNS
     md_env.filters["cell"] = _md_cell
     md_env.filters["md_table"] = markdown_table
     md_env.filters["md_data"] = markdown_data
@@ -573,7 +583,7 @@ def write_report(
     Path(rotated_dir).mkdir(parents=True, exist_ok=True)
     for c in context["images"]:
         if c["rotated_copy"]:
-            rotate_image(c["path"], out_dir / c["rotated_copy"])
+            rotate_image(c["path"], out_dir / c["rotated_copy"], c["turn"])
     page, md = render(context, template_dir)
     write_text(html_path, page)
     write_text(md_path, md)
