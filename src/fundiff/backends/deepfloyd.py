@@ -1,7 +1,7 @@
 """DeepFloyd IF backend (stage I for every section, stage II to upsample A0).
 
 Loading follows the CS180 starter: ``DiffusionPipeline.from_pretrained(id, text_encoder=None,
-variant="fp16", torch_dtype=float16)`` on CUDA (fp32, no variant, on a CPU). The T5 text
+variant="fp16", dtype=float16)`` on CUDA (fp32, no variant, on a CPU). The T5 text
 encoder is used once, by the ``encode_prompts`` rule, which caches ``{prompt: embedding}``
 (diffusers ``encode_prompt`` semantics: max_length 77) so sampling never loads T5.
 
@@ -77,7 +77,7 @@ def load_kwargs(config: dict, device: torch.device) -> dict:
     local = bool(config.get("local_files_only")) or (
         os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
     )
-    kw = {"torch_dtype": torch.float16 if cuda else torch.float32, "local_files_only": local}
+    kw = {"dtype": torch.float16 if cuda else torch.float32, "local_files_only": local}
     if variant:
         kw["variant"] = variant
     return kw
@@ -131,7 +131,7 @@ class DeepFloydBackend:
 
         self.config, self.device = config, torch.device(device)
         self._kw = load_kwargs(config, self.device)
-        self.dtype = self._kw["torch_dtype"]
+        self.dtype = self._kw["dtype"]
         pipe = from_pretrained(
             DiffusionPipeline,
             config["stage1"],
