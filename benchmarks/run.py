@@ -21,6 +21,7 @@ is reported, so that load from other processes hits both sides of a ratio alike.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -47,7 +48,7 @@ from fundiff.train import (  # noqa: E402
     train,
     train_step,
 )
-from fundiff.unet import UNet  # noqa: E402
+from fundiff.unet import CPU_MAX_ROWS, UNet, forward_chunked  # noqa: E402
 
 # The fa24 spec's three Part B trainings (configs/fa24.yaml; tests/test_benchmarks.py checks that
 # these match it, since the GPU box may lack pyyaml).
@@ -258,9 +259,17 @@ def bench_cfg(device: torch.device, hidden: int, n: int, reps: int, rounds: int)
     def batched():
         return ddpm.cfg_batched(model, x, t, c, u, 5.0)
 
+    def chunked():  # what the samplers run on a CPU: the batched forward in row chunks
+        net = functools.partial(forward_chunked, model, max_rows=CPU_MAX_ROWS)
+        return ddpm.cfg_batched(net, x, t, c, u, 5.0)
+
+    variants = {"two_forwards": timed(two), "batched": timed(batched)}
+    chunks = device.type == "cpu" and 2 * n > CPU_MAX_ROWS
+    if chunks:
+        variants["batched_chunked"] = timed(chunked)
     max_diff = float((two() - batched()).abs().max())
-    secs = interleaved({"two_forwards": timed(two), "batched": timed(batched)}, rounds)
-    return {
+    secs = interleaved(variants, rounds)
+    out = {
         "device": str(device),
         "hidden": hidden,
         "batch": n,
@@ -269,6 +278,12 @@ def bench_cfg(device: torch.device, hidden: int, n: int, reps: int, rounds: int)
         "speedup_batched_vs_two": secs["two_forwards"] / secs["batched"],
         "max_abs_diff": max_diff,
     }
+    if chunks:
+        out["max_rows"] = CPU_MAX_ROWS
+        out["speedup_batched_chunked_vs_two"] = secs["two_forwards"] / secs["batched_chunked"]
+        out["speedup_batched_chunked_vs_batched"] = secs["batched"] / secs["batched_chunked"]
+        out["max_abs_diff_chunked"] = float((chunked() - batched()).abs().max())
+    return out
 
 
 # ----------------------------------------------------------------------------- fa24 Part B
@@ -426,7 +441,7 @@ def main(argv=None) -> dict:
     for dev in devices:
         if args.quick:
             tr = dict(hidden=8, batch=32, steps=4, rounds=2, n=512)
-            cfs = [dict(hidden=8, n=n, reps=2, rounds=2) for n in (2, 20)]
+            cfs = [dict(hidden=8, n=n, reps=2, rounds=2) for n in (2, 40)]
         elif dev.type == "cuda":
             tr = dict(hidden=64, batch=128, steps=200, rounds=3, n=60_000)
             cfs = [dict(hidden=64, n=n, reps=50, rounds=3) for n in (5, 400)]

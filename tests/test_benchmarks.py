@@ -23,10 +23,15 @@ def test_quick_benchmarks_json_shape(tmp_path):
     (tr,) = res["training"]
     assert set(tr["images_per_s"]) == {"naive", "ours"} and _positive(tr["images_per_s"])
     assert tr["speedup_ours_vs_naive"] > 0
-    assert [cf["batch"] for cf in res["cfg"]] == [2, 20]
+    assert [cf["batch"] for cf in res["cfg"]] == [2, 40]
     for cf in res["cfg"]:
         assert _positive(cf["seconds_per_eps"]) and cf["speedup_batched_vs_two"] > 0
         assert cf["max_abs_diff"] < 1e-4  # the two CFG variants compute the same eps
+    # 2 x 40 rows > CPU_MAX_ROWS: the samplers' chunked forward is measured too, and agrees
+    small, big = res["cfg"]
+    assert "batched_chunked" not in small["seconds_per_eps"]
+    assert big["max_rows"] == run.CPU_MAX_ROWS and big["speedup_batched_chunked_vs_two"] > 0
+    assert big["max_abs_diff_chunked"] < 1e-4
 
 
 def test_fa24_settings_match_the_preset():

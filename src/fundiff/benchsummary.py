@@ -111,6 +111,20 @@ def _run_py(name: str, d: dict) -> list[dict]:
                 f"max |diff| {cf.get('max_abs_diff', float('nan')):.1e}",
             )
         )
+        if _num(cf.get("speedup_batched_chunked_vs_two")) is not None:
+            rows.append(
+                _row(
+                    name,
+                    "CFG noise estimate" + quick,
+                    machine,
+                    f"{cf.get('device', '?')}, D={cf.get('hidden')}, {cf.get('batch')} digits",
+                    f"batched in chunks of {cf.get('max_rows')} rows vs two forwards",
+                    f"{1e3 * sec.get('batched_chunked', 0):.2f} vs "
+                    f"{1e3 * sec.get('two_forwards', 0):.2f} ms",
+                    cf["speedup_batched_chunked_vs_two"],
+                    f"{cf.get('speedup_batched_chunked_vs_batched', 0):.2f}x one batched forward",
+                )
+            )
     for key in ("fa24_partb", "fa24_partb_compiled"):
         fa = d.get(key)
         if not isinstance(fa, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import ddpm
-from .unet import UNet
+from .unet import UNet, forward_chunked
 
 
 def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
@@ -43,16 +43,19 @@ def sample(
         labels = labels.to(device)
         uncond = torch.full_like(labels, -1)
 
+    def net(x_t, t_in, c=None):  # row chunks on a CPU (see unet.forward_chunked)
+        return forward_chunked(model, x_t, t_in, c)
+
     def eps_fn(x_t, t):
         t_in = torch.full((x_t.shape[0],), t / T, device=x_t.device)
         if labels is None:
-            return model(x_t, t_in), None
+            return net(x_t, t_in), None
         # gamma = 0 is eps_u and gamma = 1 is eps_c: one half of the batched forward suffices
         if guidance_scale == 0.0:
-            return model(x_t, t_in, uncond), None
+            return net(x_t, t_in, uncond), None
         if guidance_scale == 1.0:
-            return model(x_t, t_in, labels), None
-        return ddpm.cfg_batched(model, x_t, t_in, labels, uncond, guidance_scale), None
+            return net(x_t, t_in, labels), None
+        return ddpm.cfg_batched(net, x_t, t_in, labels, uncond, guidance_scale), None
 
     frames: list[torch.Tensor] = [x.cpu()] if frame_every else []
 

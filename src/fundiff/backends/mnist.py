@@ -19,6 +19,7 @@ import torch
 from ..ddpm import Schedule
 from ..errors import CheckpointError, PromptError
 from ..train import load_model
+from ..unet import forward_chunked
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 UNCONDITIONAL_PROMPTS = ("", "a high quality photo")
@@ -75,7 +76,7 @@ class MnistBackend:
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor):
         """eps_theta(x_t, t/T, c); the model was trained with normalised time t/T."""
         t_in = torch.full((x_t.shape[0],), t / self.schedule.num_timesteps, device=self.device)
-        return self.model(x_t, t_in, cond), None
+        return forward_chunked(self.model, x_t, t_in, cond), None
 
     def upsample(self, x, prompts, num_inference_steps, generator):
         return None
