@@ -5,6 +5,7 @@ Each file is recognised by its *structure*, not its name, so files added later a
 * ``training`` / ``cfg`` lists (``benchmarks/run.py``): our training loop vs the textbook one,
   batched CFG vs two forwards, per device (+ ``torch.compile`` when measured); ``pipeline``
   (cold ``snakemake --cores all`` and an up-to-date dry run) and ``fa24_partb*`` when present
+* ``benchmark: tune_class_cond``: accuracy / FD ratio per training setting (tune_class_cond.py)
 * ``benchmark: embedded_pipeline_cold``: one cold run of the embedded preset (wall seconds)
 * ``workflow_s`` / ``baseline_s`` / ``ratio``: dry-run overhead (``benchmarks/dryrun_overhead.py``)
 * ``cfg_batched_step_s`` / ``cfg_two_forwards_step_s``: one IF UNet step
@@ -213,6 +214,22 @@ def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
                 ),
                 f"33-step loop {1e3 * loop:.1f} ms/step" if loop else "",
             )
+        ]
+    elif d.get("benchmark") == "tune_class_cond" and isinstance(d.get("variants"), dict):
+        rows = [
+            _row(
+                name,
+                f"class_cond tuning (CFG {d.get('scale', '?')}, FD of {d.get('n', '?')} digits)",
+                str(d.get("device", "")),
+                f"{v['steps']} steps",
+                k,
+                f"accuracy {v['acc_big_mean']:.3f}, FD ratio {v['fd_ratio_mean']:.2f} "
+                f"+- {v['fd_ratio_std']:.2f}",
+                note=f"FD ratio <= 2 in {100 * v['fd_ratio_le_2']:.0f}% of "
+                f"{sum(len(r['fd_ratio_n']) for r in v['runs'])} draws",
+            )
+            for k, v in d["variants"].items()
+            if all(_num(v.get(x)) is not None for x in ("acc_big_mean", "fd_ratio_mean"))
         ]
     elif d.get("check") == "cuda_graph_vs_eager" and _num(d.get("max_abs_loss_diff")) is not None:
         rows = [
