@@ -8,7 +8,7 @@ import pandas as pd
 
 from fundiff import figures
 from fundiff.benchsummary import COLUMNS, summarize_all
-from fundiff.io import atomic_path, setup_logging
+from fundiff.io import setup_logging, write_csv
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])
@@ -17,8 +17,7 @@ for note in notes:
     log.info("note: %s", note)
 log.info("%d rows from %d files", len(rows), len(smk.input.results))
 df = pd.DataFrame(rows, columns=COLUMNS)
-with atomic_path(smk.output.csv) as tmp:
-    df.to_csv(tmp, index=False, float_format="%.6g")
+write_csv(df, smk.output.csv)
 caption = (
     "Read from the committed benchmarks/results/*.json. Every ratio compares two variants run "
     "interleaved on the same machine (A B A B ..., median round), so load from other processes "

@@ -16,7 +16,7 @@ from fundiff import evaluate as ev
 from fundiff import figures, parta_eval
 from fundiff.data import pick_digits
 from fundiff.images import prepare
-from fundiff.io import atomic_path
+from fundiff.io import write_csv
 from fundiff.parta_run import backend_from_rule, load_image, run
 
 NAMES = {
@@ -55,8 +55,7 @@ def main(smk, log):
         backend, x_0, list(p.t), list(p.timesteps), cond, p.blur, p.seed
     )
     df = pd.DataFrame(ev.denoising_metrics(x01.clamp(0, 1), est, names))
-    with atomic_path(smk.output.csv) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(df, smk.output.csv)
     summary = ev.mean_std(df, ["method", "t"], ["psnr", "ssim"])
     ev.plot_denoising(summary, smk.output.png)
     rows = [

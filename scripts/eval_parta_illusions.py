@@ -15,7 +15,7 @@ from fundiff import evaluate as ev
 from fundiff import figures, parta, parta_eval
 from fundiff.backends.mnist import parse_prompt
 from fundiff.device import resolve_device
-from fundiff.io import atomic_path, save_npz
+from fundiff.io import save_npz, write_csv
 from fundiff.parta_run import backend_from_rule, run
 from fundiff.viz import to_uint8_image
 
@@ -53,8 +53,7 @@ def main(smk, log):
             rows.append({"kind": kind, "pair": pair["name"], "prompt1": pair["prompts"][0],
                          "prompt2": pair["prompts"][1], "n": n, **rates})  # fmt: skip
     df = pd.DataFrame(rows)
-    with atomic_path(smk.output.csv) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(df, smk.output.csv)
     save_npz(smk.output.npz, **arrays)
     ev.plot_illusions(df, smk.output.png)
     figures.write_table(

@@ -12,7 +12,7 @@ import pandas as pd
 
 from fundiff import evaluate as ev
 from fundiff import figures
-from fundiff.io import atomic_path
+from fundiff.io import write_csv
 from fundiff.parta_run import run
 
 KEY = re.compile(r"^(?P<image>.+)__inpainted_float$")
@@ -33,8 +33,7 @@ def main(smk, log):
             rows.append({"image": image, "mask_fraction": float((mask > 0.5).mean()), **e})
     cols = ["image", "mask_fraction", "mse_inside", "mse_outside", "mae_inside", "mae_outside"]
     df = pd.DataFrame(rows, columns=cols)
-    with atomic_path(smk.output.csv) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(df, smk.output.csv)
     ev.plot_inpaint(df, smk.output.png)
     figures.write_table(
         smk.output.table,

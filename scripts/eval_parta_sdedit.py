@@ -11,7 +11,7 @@ import pandas as pd
 
 from fundiff import evaluate as ev
 from fundiff import figures
-from fundiff.io import atomic_path
+from fundiff.io import write_csv
 from fundiff.parta_run import run
 
 KEY = re.compile(r"^(?P<image>.+)__i_start_(?P<i>\d+)_float$")
@@ -32,8 +32,7 @@ def main(smk, log):
                     t = p.timesteps[r["i_start"]]
                     rows.append({"section": section, "image": image, "t": t, **r})
     df = pd.DataFrame(rows, columns=["section", "image", "i_start", "t", "psnr", "mse"])
-    with atomic_path(smk.output.csv) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(df, smk.output.csv)
     ev.plot_sdedit(df, smk.output.png)
     per_image = [
         (section, image, ev.rising_fraction(sub.sort_values("i_start")["psnr"]))

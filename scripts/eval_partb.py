@@ -14,7 +14,7 @@ import torch
 from fundiff import evaluate as ev
 from fundiff import figures
 from fundiff.device import resolve_device, setup_torch
-from fundiff.io import atomic_path, setup_logging, write_text
+from fundiff.io import setup_logging, write_csv, write_text
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])
@@ -37,11 +37,6 @@ def score(path):
     labels = z["labels"] if "labels" in z else None
     s = ev.score_samples(feats, probs, ref_feats, pool_feats, labels, ref_labels, seed=p.seed)
     return s.as_dict()
-
-
-def write_csv(df, path):
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
 
 
 # 1. the sample grids after each saved epoch (small: 40 digits in the embedded preset)

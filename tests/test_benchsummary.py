@@ -86,3 +86,50 @@ def test_structures_and_unknown_files(tmp_path):
     assert any(n.startswith("weird.json: structure not recognised") for n in notes)
     assert any(n.startswith("broken.json: not readable JSON") for n in notes)
     assert any(n.startswith("list.json: not a JSON object") for n in notes)
+
+
+def test_every_training_variant_and_the_chunked_cfg_get_a_row(tmp_path):
+    tr = {
+        "device": "cuda",
+        "hidden": 64,
+        "batch_size": 128,
+        "images_per_s": {
+            "naive": 100.0,
+            "ours": 110.0,
+            "ours_graph": 400.0,
+            "ours_compiled_graph": 560.0,
+        },  # fmt: skip
+        "speedup_ours_vs_naive": 1.1,
+        "speedup_graph_vs_naive": 4.0,
+        "speedup_compiled_graph_vs_naive": 5.6,
+    }
+    cf = {
+        "device": "cpu",
+        "hidden": 32,
+        "batch": 100,
+        "max_rows": 50,
+        "seconds_per_eps": {"two_forwards": 0.13, "batched": 0.19, "batched_chunked": 0.10},
+        "speedup_batched_vs_two": 0.69,
+        "speedup_batched_chunked_vs_two": 1.3,
+        "speedup_batched_chunked_vs_batched": 1.9,
+    }
+    path = _write(
+        tmp_path / "gpu.json", {"machine": {"cuda": "H200"}, "training": [tr], "cfg": [cf]}
+    )
+    rows, note = bs.summarize(path)
+    assert note is None
+    assert [r["ratio"] for r in rows] == [1.1, 4.0, 5.6, 0.69, 1.3]
+    assert "CUDA graph" in rows[1]["variants"] and "400 vs 100" in rows[1]["value"]
+    assert "torch.compile" in rows[2]["variants"] and "560 vs 100" in rows[2]["value"]
+    assert "chunks of 50 rows" in rows[4]["variants"] and "1.90x" in rows[4]["note"]
+
+
+def test_tuning_sweep_rows(tmp_path):
+    v = {"steps": 1260, "acc_big_mean": 0.974, "fd_ratio_mean": 1.97, "fd_ratio_std": 0.26,
+         "fd_ratio_le_2": 0.6, "runs": [{"fd_ratio_n": [1.9, 2.1]}, {"fd_ratio_n": [1.8]}]}  # fmt: skip
+    d = {"benchmark": "tune_class_cond", "device": "H200", "n": 50, "scale": 5.0,
+         "variants": {"base": v, "bad": {"steps": 1}}}  # fmt: skip
+    rows, note = bs.summarize(_write(tmp_path / "tune.json", d))
+    assert note is None and len(rows) == 1  # a variant without numbers gives no row
+    assert rows[0]["variants"] == "base" and "FD ratio 1.97" in rows[0]["value"]
+    assert "60% of 3 draws" in rows[0]["note"]

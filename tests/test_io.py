@@ -23,3 +23,14 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("crash")
     assert (tmp_path / "keep.txt").read_text() == "old"  # the old file is not lost
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_write_csv_is_tidy_and_leaves_no_temp_file(tmp_path):
+    import pandas as pd
+
+    from fundiff.io import write_csv
+
+    path = tmp_path / "t.csv"
+    write_csv(pd.DataFrame({"a": [1, 2], "b": [0.123456789, 2.0]}), path)
+    assert path.read_text().splitlines() == ["a,b", "1,0.123457", "2,2"]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]

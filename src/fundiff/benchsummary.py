@@ -73,29 +73,26 @@ def _run_py(name: str, d: dict) -> list[dict]:
         dev = f"{tr.get('device', '?')}, D={tr.get('hidden')}, batch {tr.get('batch_size')}"
         settings = tr.get("ours_settings", {})
         on = ", ".join(k for k, v in settings.items() if v) or "plain"
-        rows.append(
-            _row(
-                name,
-                "training throughput" + quick,
-                machine,
-                dev,
-                "ours vs naive loop",
-                f"{ips.get('ours', 0):.0f} vs {ips.get('naive', 0):.0f} images/s",
-                tr.get("speedup_ours_vs_naive"),
-                f"ours: {on}",
-            )
-        )
-        if "speedup_compiled_vs_naive" in tr:
+        mode = f"torch.compile mode {tr.get('compile_mode', 'default')}"
+        for variant, label, note in (
+            ("ours", "ours vs naive loop", f"ours: {on}"),
+            ("graph", "ours as one CUDA graph per step vs naive", "partb.cuda_graph"),
+            ("compiled", "ours + torch.compile vs naive", mode),
+            ("compiled_graph", "ours + torch.compile, CUDA graph vs naive", mode),
+        ):
+            key = "ours" if variant == "ours" else f"ours_{variant}"
+            if _num(tr.get(f"speedup_{variant}_vs_naive")) is None:
+                continue
             rows.append(
                 _row(
                     name,
                     "training throughput" + quick,
                     machine,
                     dev,
-                    "ours + torch.compile vs naive",
-                    f"{ips.get('ours_compiled', 0):.0f} vs {ips.get('naive', 0):.0f} images/s",
-                    tr["speedup_compiled_vs_naive"],
-                    f"mode {tr.get('compile_mode', 'default')}",
+                    label,
+                    f"{ips.get(key, 0):.0f} vs {ips.get('naive', 0):.0f} images/s",
+                    tr[f"speedup_{variant}_vs_naive"],
+                    note,
                 )
             )
     for cf in d.get("cfg", []):

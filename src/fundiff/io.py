@@ -58,6 +58,12 @@ def torch_save(obj, path) -> None:
     write_bytes(path, buf.getvalue())
 
 
+def write_csv(df, path) -> None:
+    """A pandas DataFrame as a tidy CSV (no index, 6 significant digits), written atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+
+
 def save_npz(path, **arrays) -> None:
     """np.savez_compressed with fixed zip timestamps (byte-identical for identical arrays)."""
     import zipfile
