@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO / "src"))
 import torch  # noqa: E402
 
 from fundiff import ddpm  # noqa: E402
+from fundiff.device import bf16_autocast_enabled  # noqa: E402
 from fundiff.train import (  # noqa: E402
     GraphedTrainStep,
     TrainConfig,
@@ -169,7 +170,7 @@ def bench_training(device: torch.device, hidden: int, batch: int, steps: int, ro
     cuda = device.type == "cuda"
     cfg = TrainConfig(
         task="class", hidden=hidden, batch_size=batch, epochs=20, lr=1e-3, lr_decay_to=0.1,
-        channels_last=True, amp_bf16=cuda, ema_decay=ema_decay,
+        channels_last=True, amp_bf16=True, ema_decay=ema_decay,
     )  # fmt: skip
     images, labels = _digits(n)
     variants = {
@@ -211,7 +212,7 @@ def bench_training(device: torch.device, hidden: int, batch: int, steps: int, ro
         "speedup_ours_vs_naive": ips["ours"] / ips["naive"],
         "ours_settings": {
             "channels_last": True,
-            "bf16_autocast": cuda,
+            "bf16_autocast": bf16_autocast_enabled(cfg.amp_bf16, device),
             "fused_adam": cuda,
             "data_on_device": True,
             "ema_decay": ema_decay,

@@ -22,3 +22,21 @@ def setup_torch(threads: int, deterministic: bool = True) -> None:
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True where the CPU computes bf16 in hardware (x86 ``avx512_bf16`` or ``amx_bf16`` in
+    /proc/cpuinfo). Elsewhere bf16 is emulated and slower than fp32, so training stays fp32."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_autocast_enabled(wanted: bool, device: torch.device) -> bool:
+    """``partb.amp_bf16``: bf16 autocast on CUDA, and on a CPU with native bf16."""
+    return bool(wanted) and (
+        device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    )
