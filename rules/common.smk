@@ -4,11 +4,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import ConfigError, validate  # noqa: E402
+from fundiff.config import ConfigError, validate, with_defaults  # noqa: E402
 from fundiff.figures import SECTIONS  # noqa: E402
 
+SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
 try:
-    validate(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
+    validate(config, SCHEMA)
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
@@ -137,6 +138,8 @@ def partb_figures():
 
 # ---------------------------------------------------------------- Part A
 PARTA = config["parta"]
+# the anagram's second view (flip | rotate180), its default read from the schema
+PA_ANAGRAM_VIEW = with_defaults(PARTA["anagrams"], SCHEMA, "parta", "anagrams")["view"]
 PA_BACKEND = PARTA["backend"]["name"]
 PA_TIMESTEPS = list(range(PARTA["timesteps"]["start"], -1, -PARTA["timesteps"]["stride"]))
 PA_DIR = "results/parta"
@@ -257,7 +260,7 @@ def pa_pair_kind(wildcards):
 
 def pa_pair_view(wildcards):
     """The anagram's second view (parta.anagrams.view: flip | rotate180); None for hybrids."""
-    return PARTA["anagrams"].get("view", "flip") if wildcards.sdir == "a1_8" else None
+    return PA_ANAGRAM_VIEW if wildcards.sdir == "a1_8" else None
 
 
 def pa_hybrid_filter(wildcards):
@@ -360,7 +363,7 @@ def pa_table_params(wildcards):
         out.update(masks=[dict(s) for s in PARTA["inpaint"]], prompt=PARTA["null_prompt"])
     elif sdir == "a1_8":
         out["pairs"] = [dict(p) for p in PARTA["anagrams"]["pairs"]]
-        out["view"] = PARTA["anagrams"].get("view", "flip")
+        out["view"] = PA_ANAGRAM_VIEW
     else:
         h = PARTA["hybrids"]
         out.update(
@@ -472,11 +475,7 @@ def all_targets():
 
 
 # ---------------------------------------------------------------- Part A metrics, benchmarks
-from fundiff.config import with_defaults  # noqa: E402
-
-EVAL_PA = with_defaults(
-    EVAL.get("parta"), Path(workflow.basedir) / "schemas/config.schema.yaml", "eval", "parta"
-)
+EVAL_PA = with_defaults(EVAL.get("parta"), SCHEMA, "eval", "parta")
 
 
 def pa_eval_images():

@@ -225,7 +225,7 @@ rule eval_parta_illusions:
         far_sigma=EVAL_PA["hybrid_far_sigma"],
         anagrams={
             "pairs": [dict(p) for p in PARTA["anagrams"]["pairs"]],
-            "view": PARTA["anagrams"].get("view", "flip"),
+            "view": PA_ANAGRAM_VIEW,
         },
         hybrids=dict(PARTA["hybrids"]),
     script:

@@ -97,30 +97,26 @@ def _run_py(name: str, d: dict) -> list[dict]:
             )
     for cf in d.get("cfg", []):
         sec = cf.get("seconds_per_eps", {})
-        rows.append(
-            _row(
-                name,
-                "CFG noise estimate" + quick,
-                machine,
-                f"{cf.get('device', '?')}, D={cf.get('hidden')}, {cf.get('batch')} digits",
-                "batched vs two forwards",
-                f"{1e3 * sec.get('batched', 0):.2f} vs {1e3 * sec.get('two_forwards', 0):.2f} ms",
-                cf.get("speedup_batched_vs_two"),
-                f"max |diff| {cf.get('max_abs_diff', float('nan')):.1e}",
-            )
-        )
-        if _num(cf.get("speedup_batched_chunked_vs_two")) is not None:
+        dev = f"{cf.get('device', '?')}, D={cf.get('hidden')}, {cf.get('batch')} digits"
+        chunked_note = f"{cf.get('speedup_batched_chunked_vs_batched', 0):.2f}x one batched forward"
+        for variant, label, note in (
+            ("batched", "batched vs two forwards",
+             f"max |diff| {cf.get('max_abs_diff', float('nan')):.1e}"),
+            ("batched_chunked", f"batched in chunks of {cf.get('max_rows')} rows vs two forwards",
+             chunked_note),
+        ):  # fmt: skip
+            if _num(cf.get(f"speedup_{variant}_vs_two")) is None:
+                continue
             rows.append(
                 _row(
                     name,
                     "CFG noise estimate" + quick,
                     machine,
-                    f"{cf.get('device', '?')}, D={cf.get('hidden')}, {cf.get('batch')} digits",
-                    f"batched in chunks of {cf.get('max_rows')} rows vs two forwards",
-                    f"{1e3 * sec.get('batched_chunked', 0):.2f} vs "
-                    f"{1e3 * sec.get('two_forwards', 0):.2f} ms",
-                    cf["speedup_batched_chunked_vs_two"],
-                    f"{cf.get('speedup_batched_chunked_vs_batched', 0):.2f}x one batched forward",
+                    dev,
+                    label,
+                    f"{1e3 * sec.get(variant, 0):.2f} vs {1e3 * sec.get('two_forwards', 0):.2f} ms",
+                    cf[f"speedup_{variant}_vs_two"],
+                    note,
                 )
             )
     for key in ("fa24_partb", "fa24_partb_compiled"):
