@@ -1,10 +1,14 @@
-"""Rule parta_inpaint (A1.7.2): RePaint-style inpainting of one image (mask 1 = new content)."""
+"""Rule parta_inpaint (A1.7.2): RePaint-style inpainting of one image (mask 1 = new content).
+
+Noise seeded per image: seeded_generator(seed, "inpaint", image) for the sampling loop and
+(seed, "inpaint", image, "known") for the re-noised original.
+"""
 
 from pathlib import Path
 
 from fundiff import parta
 from fundiff.images import image_mask, rect_mask
-from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
+from fundiff.parta_run import Table, backend_from_rule, load_image, run, seeded_generator
 
 
 def main(smk, log):
@@ -26,8 +30,8 @@ def main(smk, log):
         list(p.timesteps),
         cond,
         uncond,
-        generator(p.seed),
-        generator(p.seed + 1),
+        seeded_generator(p.seed, "inpaint", image),
+        seeded_generator(p.seed, "inpaint", image, "known"),
         p.guidance_scale,
     )
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)

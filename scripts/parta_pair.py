@@ -1,9 +1,12 @@
-"""Rules parta_anagram (A1.8) and parta_hybrid (A1.9) for one prompt pair."""
+"""Rules parta_anagram (A1.8) and parta_hybrid (A1.9) for one prompt pair.
+
+Noise seeded per pair: seeded_generator(seed, kind, pair), kind "anagram" or "hybrid".
+"""
 
 from pathlib import Path
 
 from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, generator, run
+from fundiff.parta_run import Table, backend_from_rule, run, seeded_generator
 
 
 def main(smk, log):
@@ -12,7 +15,7 @@ def main(smk, log):
     pair = smk.wildcards.pair
     p1, p2 = p.prompts
     cond1, cond2, uncond = backend.encode([p1]), backend.encode([p2]), backend.uncond(1)
-    ts, g = list(p.timesteps), generator(p.seed)
+    ts, g = list(p.timesteps), seeded_generator(p.seed, p.kind, pair)
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     if p.kind == "anagram":
         x = parta.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, p.view)

@@ -1,9 +1,13 @@
-"""Rule parta_sdedit (A1.7, A1.7.1, A1.7.3): SDEdit of one image at every configured i_start."""
+"""Rule parta_sdedit (A1.7, A1.7.1, A1.7.3): SDEdit of one image at every configured i_start.
+
+The noise is seeded per image and i_start (seeded_generator(seed, "sdedit", image, i_start)), so
+different images get different noise and an image gets the same noise in every section.
+"""
 
 from pathlib import Path
 
 from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
+from fundiff.parta_run import Table, backend_from_rule, load_image, run, seeded_generator
 
 
 def main(smk, log):
@@ -16,9 +20,8 @@ def main(smk, log):
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     cells = []
     for i in p.i_start:
-        x = parta.sdedit(
-            backend, x_0, i, ts, cond, uncond, generator(p.seed + 100 * i), p.guidance_scale
-        )
+        g = seeded_generator(p.seed, "sdedit", image, i)
+        x = parta.sdedit(backend, x_0, i, ts, cond, uncond, g, p.guidance_scale)
         cells.append(table.cell(f"{image}/i_start_{i}", x[0], f"i_start = {i} (t = {ts[i]})"))
         log.info("%s i_start %d (t = %d) done", image, i, ts[i])
     cells.append(table.cell(f"{image}/original", x_0[0], "original"))

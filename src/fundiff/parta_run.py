@@ -9,6 +9,7 @@ pair) write *parts* (same JSON/NPZ, rows only) that the ``parta_table`` rule mer
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -54,7 +55,32 @@ def backend_from_rule(smk) -> Backend:
 
 
 def generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded ``seed`` (sections over one image or prompt list)."""
     return torch.Generator().manual_seed(int(seed))
+
+
+def derived_seed(seed: int, *names) -> int:
+    """A generator seed for ``names`` under the base ``seed``, e.g. ("sdedit", image, i_start).
+
+    The first 8 bytes of the SHA-256 of the JSON list ``[seed, *map(str, names)]``, shifted
+    right by one bit: a 63-bit integer, inside ``torch.Generator.manual_seed``'s range. Unlike
+    Python's ``hash()`` it is the same in every process, platform and Python version, so a rule
+    run alone or in any order gets the same noise; different names (images, pairs, i_start)
+    get independent seeds. Names are compared as strings: 7 and "7" are the same name.
+    """
+    key = json.dumps([int(seed), *(str(n) for n in names)], ensure_ascii=True)
+    return int.from_bytes(hashlib.sha256(key.encode("ascii")).digest()[:8], "big") >> 1
+
+
+def seeded_generator(seed: int, *names) -> torch.Generator:
+    """A CPU generator seeded :func:`derived_seed` (``seed``, ``*names``): per-image noise.
+
+    SDEdit uses ("sdedit", image, i_start), inpainting ("inpaint", image) and
+    ("inpaint", image, "known") for the re-noised original, anagrams / hybrids
+    ("anagram" | "hybrid", pair). So rows of different images differ, while the same image
+    gets the same noise in every run and in every section that edits it.
+    """
+    return generator(derived_seed(seed, *names))
 
 
 def load_image(backend: Backend, path, invert="auto") -> torch.Tensor:
