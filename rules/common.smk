@@ -140,6 +140,8 @@ def partb_figures():
 PARTA = config["parta"]
 # the anagram's second view (flip | rotate180), its default read from the schema
 PA_ANAGRAM_VIEW = with_defaults(PARTA["anagrams"], SCHEMA, "parta", "anagrams")["view"]
+# how the A1.8 title and column header name that view
+PA_VIEW_WORDS = {"flip": "flipped upside down", "rotate180": "turned 180°"}[PA_ANAGRAM_VIEW]
 PA_BACKEND = PARTA["backend"]["name"]
 PA_TIMESTEPS = list(range(PARTA["timesteps"]["start"], -1, -PARTA["timesteps"]["stride"]))
 PA_DIR = "results/parta"
@@ -152,7 +154,7 @@ PA_TITLES = {
     "a1_7_1": "SDEdit of a web image and two hand-drawn images",
     "a1_7_3": "Text-conditional image-to-image translation",
     "a1_7_2": "Inpainting (RePaint rule, mask 1 = new content)",
-    "a1_8": "Visual anagrams (the second view is the image turned upside down)",
+    "a1_8": f"Visual anagrams (the second view is the image {PA_VIEW_WORDS})",
     "a1_9": "Hybrid images (low frequencies of prompt 1 + high frequencies of prompt 2)",
 }
 
@@ -338,7 +340,7 @@ def pa_table_columns(wildcards):
     if sdir == "a1_7_2":
         return ["original", "mask", "to replace", "inpainted"]
     if sdir == "a1_8":
-        return ["prompt 1 (upright)", "prompt 2 (upside down)"]
+        return ["prompt 1 (upright)", f"prompt 2 ({PA_VIEW_WORDS})"]
     return ["hybrid"]
 
 

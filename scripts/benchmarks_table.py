@@ -7,7 +7,7 @@ skipped with a note in the log and under the table, never an error.
 import pandas as pd
 
 from fundiff import figures
-from fundiff.benchsummary import COLUMNS, summarize_all
+from fundiff.benchsummary import COLUMNS, summarize_all, table_data
 from fundiff.io import setup_logging, write_csv
 
 smk = snakemake  # noqa: F821
@@ -23,7 +23,7 @@ caption = (
     "interleaved on the same machine (A B A B ..., median round), so load from other processes "
     "hits both; ratio > 1 means the first variant is faster (for the dry-run overhead: how much "
     "slower the workflow's dry run is than bare Snakemake). Absolute numbers depend on the "
-    "machine and its load."
+    "machine and its load. Rows are grouped by the machine they were measured on."
 )
 if not smk.input.results:
     caption += " No results files were found in this checkout."
@@ -36,29 +36,5 @@ figures.write_table(
     [],
     params={"files": [str(p) for p in smk.input.results]},
     caption=caption,
-    data={
-        "columns": [
-            "benchmark",
-            "machine",
-            "device / size",
-            "variants",
-            "values",
-            "ratio",
-            "note",
-            "file",
-        ],
-        "rows": [
-            [
-                r["benchmark"],
-                r["machine"],
-                r["device"],
-                r["variants"],
-                r["value"],
-                r["ratio"],
-                r["note"],
-                r["file"],
-            ]  # fmt: skip
-            for r in rows
-        ],
-    },
+    data=table_data(rows),
 )

@@ -1,6 +1,7 @@
 """The benchmark table of the report: every committed results file is recognised by structure,
 files added later (e.g. an IF UNet step) are picked up, unknown ones give a note, not an error."""
 
+import html
 import json
 
 import pytest
@@ -133,3 +134,46 @@ def test_tuning_sweep_rows(tmp_path):
     assert note is None and len(rows) == 1  # a variant without numbers gives no row
     assert rows[0]["variants"] == "base" and "FD ratio 1.97" in rows[0]["value"]
     assert "60% of 3 draws" in rows[0]["note"]
+
+
+def test_table_data_groups_rows_by_machine_in_order_of_first_appearance():
+    rows = [
+        bs._row("a.json", "t1", "box A"),
+        bs._row("b.json", "t2", "box B"),
+        bs._row("c.json", "t3", "box A"),
+        bs._row("d.json", "t4", ""),
+    ]
+    data = bs.table_data(rows)
+    assert data["columns"][0] == "machine" and len(data["columns"]) == len(bs.TABLE_COLUMNS)
+    assert [(r[0], r[1]) for r in data["rows"]] == [
+        ("box A", "t1"),
+        ("box A", "t3"),
+        ("box B", "t2"),
+        ("", "t4"),
+    ]
+
+
+def test_committed_benchmarks_name_each_machine_once_in_the_report(tmp_path):
+    """Rendered: one heading row per machine, no machine column, 'model not recorded' once."""
+    from fundiff import report
+    from fundiff.figures import write_table
+
+    files = sorted((REPO / "benchmarks/results").glob("*.json"))
+    rows, _ = bs.summarize_all(files)
+    machines = list(dict.fromkeys(r["machine"] for r in rows))
+    assert any("model not recorded" in m for m in machines)
+    assert sum("model not recorded" in r["machine"] for r in rows) > 1  # repeated per row
+    spec = tmp_path / "results/benchmarks/table.json"
+    write_table(spec, "C1", "Speed benchmarks", [], data=bs.table_data(rows))
+    ctx = report.build_context(
+        [spec], tmp_path / "results/report", REPO / "report/sections.yaml", preset="t", seed=1
+    )
+    page, md = report.render(ctx, REPO / "report")
+    (t,) = ctx["tables"]
+    assert [g["title"] for g in t["data"]["groups"]] == machines
+    assert "machine" not in t["data"]["columns"]
+    assert sum(len(g["rows"]) for g in t["data"]["groups"]) == len(rows)
+    for text, end in ((page, "</th>"), (md, "**")):
+        assert text.count("model not recorded") == 1
+        for m in machines:
+            assert text.count(f"machine: {html.escape(m) if end == '</th>' else m}{end}") == 1, m

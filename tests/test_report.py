@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import os
@@ -418,3 +419,159 @@ def test_turned_copies_for_markdown(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "f.png")), a[::-1])
     with pytest.raises(ValueError, match="turn must be one of"):
         report.rotate_image(tmp_path / "a.png", tmp_path / "x.png", "mirror")
+
+
+# ---------------------------------------------------------------------------------------------
+# a tighter writeup: checkpoints per model, benchmarks per machine, A1.8 names its view
+
+
+def _empty_report(tmp_path, tables=(), **kw) -> tuple[dict, str, str]:
+    results = tmp_path / "results"
+    (results / "report").mkdir(parents=True, exist_ok=True)
+    ctx = report.build_context(
+        list(tables), results / "report", SECTIONS_YAML, preset="t", seed=1, device="cpu", **kw
+    )
+    page, md = report.render(ctx, TEMPLATES)
+    return ctx, page, md
+
+
+def test_checkpoints_one_row_per_model_with_the_epochs_folded(tmp_path):
+    results = tmp_path / "results"
+    dirs = {}
+    for model, n in (("class_cond", 10), ("denoiser", 2)):
+        d = dirs[model] = results / "partb" / model / "epochs"
+        d.mkdir(parents=True)
+        for e in range(1, n + 1):  # unpadded: epoch_10 must come after epoch_9
+            (d / f"epoch_{e}.pt").write_bytes(f"{model} {e}".encode())
+    single = results / "extra.pt"
+    single.write_bytes(b"one")
+    ctx, page, md = _empty_report(tmp_path, checkpoints=[*dirs.values(), single])
+    models = ctx["provenance"]["checkpoints"]
+    assert [m["model"] for m in models] == ["class_cond", "denoiser", "extra"]
+    assert models[0]["final"]["path"] == "partb/class_cond/epochs/epoch_10.pt"
+    assert [len(m["epochs"]) for m in models] == [10, 2, 1]
+    finals = {m["final"]["sha256"] for m in models}
+    others = {c["sha256"] for m in models for c in m["epochs"]} - finals
+    assert len(others) == 10  # 9 + 1 earlier epochs
+    for text in (page, md):
+        main = text.split("Checkpoints", 1)[1]
+        main, folded = main.split("<details", 1)
+        # one row per model in the main table: the final hash only
+        assert all(h in main for h in finals) and not any(h in main for h in others)
+        assert "epoch_10.pt" in main and "epoch_9.pt" not in main
+        # every epoch's hash, in a collapsed <details> (no `open`) per model
+        blocks = re.findall(r"<details[^>]*>.*?</details>", "<details" + folded, re.S)
+        assert len(blocks) == 3 and not any(" open" in b.split(">", 1)[0] for b in blocks)
+        assert all(h in "".join(blocks) for h in others | finals)
+        assert "<summary>class_cond: 10 checkpoints" in blocks[0]
+    main_rows = re.search(r'<table class="data checkpoints">.*?</table>', page, re.S).group(0)
+    assert main_rows.count("<tr>") == 1 + 3  # header + one per model
+    assert "| class_cond | `partb/class_cond/epochs/epoch_10.pt` |" in md
+
+
+def test_data_table_with_a_machine_column_is_grouped_by_machine(tmp_path):
+    results = tmp_path / "results"
+    (results / "report").mkdir(parents=True)
+    spec = results / "bench.json"
+    rows = [
+        ["box A (GPU model not recorded)", "training", 1.5],
+        ["box B", "cfg", 2.0],
+        ["box A (GPU model not recorded)", "cfg", 1.25],
+        ["", "dry run", 1.1],
+    ]
+    write_table(
+        spec, "C1", "Speed", [], data={"columns": ["machine", "benchmark", "ratio"], "rows": rows}
+    )
+    ctx, page, md = _empty_report(tmp_path, [spec])
+    (t,) = ctx["tables"]
+    assert t["data"]["columns"] == ["benchmark", "ratio"]
+    assert [(g["title"], len(g["rows"])) for g in t["data"]["groups"]] == [
+        ("box A (GPU model not recorded)", 2),
+        ("box B", 1),
+        ("machine not recorded", 1),
+    ]
+    assert [r[0] for r in t["data"]["rows"]] == ["training", "cfg", "cfg", "dry run"]
+    for text in (page, md):
+        assert text.count("model not recorded") == 1 and text.count("box B") == 1
+    assert page.count('<tr class="group">') == 3
+    assert '<th colspan="2" scope="colgroup">machine: box B</th>' in page
+    assert "<th>machine</th>" not in page
+    assert "| benchmark | ratio |\n| :--- | ---: |\n| **machine: box A" in md
+    assert "| **machine: box B** |  |\n| cfg | 2 |" in md
+    # a table without such a column is one untitled group, as before
+    assert report.layout_data({"columns": ["a"], "rows": [[1]]})["groups"] == [
+        {"title": None, "rows": [["1"]]}
+    ]
+
+
+def _section(ctx: dict, sid: str) -> dict:
+    (sec,) = [s for p in ctx["parts"] for s in p["sections"] if s["id"] == sid]
+    return sec
+
+
+def _anagram_spec(tmp_path, view, name="a1_8.json"):
+    img = tmp_path / "results" / "parta" / "a1_8" / "pair.png"
+    _png(img, 28, 28, 1)
+    spec = tmp_path / "results" / "parta" / "a1_8" / name
+    write_table(
+        spec,
+        "A1.8",
+        "Visual anagrams",
+        [{"label": "six_nine", "cells": [cell(img, "6"), cell(img, "9", turn=view)]}],
+        ["prompt 1", "prompt 2"],
+        {"seed": 1, "view": view} if view else {"seed": 1},
+    )
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("view", "op", "words"),
+    [("rotate180", "rot", "turned 180 degrees"), ("flip", "flip", "flipped upside down")],
+)
+def test_anagram_formula_and_text_name_the_recorded_view(tmp_path, view, op, words):
+    ctx, page, md = _empty_report(tmp_path, [_anagram_spec(tmp_path, view)])
+    sec = _section(ctx, "A1.8")
+    assert sec["variant"] == view
+    (f,) = sec["formulas"]
+    other = "flip" if op == "rot" else "rot"
+    assert f"\\operatorname{{{op}}}" in f["tex"] and f"\\operatorname{{{other}}}" not in f["tex"]
+    assert f"<mo>{op}</mo>" in str(f["mathml"]) and f"<mo>{other}</mo>" not in str(f["mathml"])
+    assert f"the second view is the image {words}" in sec["text"]
+    a18 = md.split("### 1.8 Visual anagrams", 1)[1].split("### ", 1)[0]
+    assert f"\\operatorname{{{op}}}" in a18 and words in a18
+    a18 = page.split('id="sec-A1-8"', 1)[1].split("</section>", 1)[0]
+    assert f"<mo>{op}</mo>" in a18 and words in a18
+
+
+def test_anagram_without_a_recorded_view_keeps_the_general_formula(tmp_path):
+    for tables in ([], [_anagram_spec(tmp_path, None)]):
+        ctx, _, _ = _empty_report(tmp_path, tables)
+        sec = _section(ctx, "A1.8")
+        assert sec["variant"] is None
+        (f,) = sec["formulas"]
+        assert "V\\big(" in f["tex"] and "flip" not in f["tex"] and "rot" not in f["tex"]
+    # two specs with different views: no single view to name
+    mixed = [_anagram_spec(tmp_path, "flip", "f.json"), _anagram_spec(tmp_path, "rotate180")]
+    ctx, _, _ = _empty_report(tmp_path, mixed)
+    assert _section(ctx, "A1.8")["variant"] is None
+
+
+@pytest.mark.parametrize(
+    ("configfile", "words"),
+    [("configs/tiny.yaml", "turned 180°"), ("configs/tiny_deepfloyd.yaml", "flipped upside down")],
+)
+def test_anagram_table_title_and_header_name_the_configured_view(tmp_path, configfile, words):
+    """The A1.8 title and column header from rules/common.smk (workflow parsed, nothing run)."""
+    for name in ("Snakefile", "rules", "schemas", "configs", "config.yaml", "src"):
+        (tmp_path / name).symlink_to(REPO / name)
+    (tmp_path / "check.smk").write_text(
+        'include: "Snakefile"\n'
+        'W = type("W", (), {"sdir": "a1_8"})()\n'
+        'print("A18", repr((PA_TITLES["a1_8"], pa_table_columns(W), pa_table_params(W)["view"])))\n'
+    )
+    out = run_snakemake(tmp_path, "-s", "check.smk", "--configfile", configfile, "--list-rules")
+    line = next(x for x in out.stdout.splitlines() if x.startswith("A18 "))
+    title, columns, view = ast.literal_eval(line[4:])
+    assert title == f"Visual anagrams (the second view is the image {words})"
+    assert columns[1] == f"prompt 2 ({words})"
+    assert view == ("rotate180" if "180" in words else "flip")

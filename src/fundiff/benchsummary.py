@@ -14,6 +14,8 @@ Each file is recognised by its *structure*, not its name, so files added later a
 
 A file matching none of these (or not valid JSON) gives no rows and a note saying why; it
 never fails the build. Rows: {file, benchmark, machine, device, variants, value, ratio, note}.
+``table_data`` lays them out for the report, each machine's rows together (the report shows
+the machine once, as a heading row).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def _run_py(name: str, d: dict) -> list[dict]:
         and not m.get("cuda")
         and any(str(x).startswith("cuda") for x in devices)
     ):
-        machine = f"CUDA GPU (model not recorded) / {machine}"
+        machine = f"CUDA GPU, model not recorded / {machine}"
     quick = " (quick: tiny sizes)" if d.get("quick") else ""
     rows = []
     for tr in d.get("training", []):
@@ -263,3 +265,34 @@ def summarize_all(paths) -> tuple[list[dict], list[str]]:
         if note:
             notes.append(note)
     return rows, notes
+
+
+# The report's table: (column header, row key). The report groups a data table by its
+# "machine" column (fundiff.report.GROUP_BY): one heading row per machine, the column dropped.
+TABLE_COLUMNS = [
+    ("machine", "machine"),
+    ("benchmark", "benchmark"),
+    ("device / size", "device"),
+    ("variants", "variants"),
+    ("values", "value"),
+    ("ratio", "ratio"),
+    ("note", "note"),
+    ("file", "file"),
+]
+
+
+def by_machine(rows: list[dict]) -> list[dict]:
+    """The rows with each machine's rows together: machines in order of first appearance, rows
+    in their order within a machine (files sorted by name, rows as each file gives them)."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["machine"], []).append(r)
+    return [r for g in groups.values() for r in g]
+
+
+def table_data(rows: list[dict]) -> dict:
+    """The ``data`` of the report's benchmark table spec (fundiff.figures): grouped by machine."""
+    return {
+        "columns": [c for c, _ in TABLE_COLUMNS],
+        "rows": [[r[k] for _, k in TABLE_COLUMNS] for r in by_machine(rows)],
+    }

@@ -112,6 +112,37 @@ def load_sections(path: str | os.PathLike) -> list[dict]:
     return parts
 
 
+def recorded_values(tables: Sequence[dict], param: str) -> set[str]:
+    """Every value of ``param`` that the (merged) tables recorded, as strings."""
+    values = {format_value(t["params"][param]) for t in tables if param in t["params"]}
+    for t in tables:
+        values |= {format_value(p["params"][param]) for p in t["per_row"] if param in p["params"]}
+    return values
+
+
+def apply_variant(section: dict, tables: Sequence[dict]) -> None:
+    """Fit a section's words to the configuration its figures were made with.
+
+    A section with ``variants: {param: NAME, VALUE: {text, formulas}, ...}`` looks up the value
+    of NAME in the params of its table specs (e.g. A1.8's ``view``, from
+    ``parta.anagrams.view``); when they recorded exactly one value with an entry, its ``text`` is
+    appended to the section's and its ``formulas`` replace the section's. Otherwise (no figure,
+    or mixed values) the section keeps its general text and formulas. ``variant``: the value
+    used, or None."""
+    variants = dict(section.get("variants") or {})
+    param = variants.pop("param", None)
+    section["variant"] = None
+    values = recorded_values(tables, param) if param else set()
+    if len(values) != 1 or next(iter(values)) not in variants:
+        return
+    (value,) = values
+    case = variants[value]
+    section["text"] = " ".join(x for x in (section["text"], case.get("text", "")) if x)
+    if "formulas" in case:
+        section["formulas"] = list(case["formulas"])
+    section["variant"] = value
+
+
 # ---------------------------------------------------------------------------------------------
 # tables
 
@@ -329,19 +360,37 @@ def device_info(name: str = "auto") -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
+def _natural_key(path: Path) -> list:
+    """Sort key that puts epoch_10.pt after epoch_9.pt (and epoch_010 after epoch_009)."""
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", path.name)]
+
+
+def _checkpoint_entry(f: Path, results_dir: Path) -> dict:
+    return {
+        "path": os.path.relpath(f, results_dir),
+        "sha256": sha256(f),
+        "size_kb": round(f.stat().st_size / 1024),
+    }
+
+
 def checkpoint_hashes(paths: Iterable[str | os.PathLike], results_dir: Path) -> list[dict]:
-    """sha256 of every ``*.pt`` in the given files/folders."""
-    files = []
+    """One entry per model: ``{model, final, epochs}``. A folder (``partb/<model>/epochs``, one
+    ``*.pt`` per epoch) is one model, named by its parent for a folder called ``epochs``;
+    ``final`` is the hash of its last checkpoint (natural order) and ``epochs`` the hashes of
+    all of them, final included. A file given by itself is a model with one checkpoint; a folder
+    without ``*.pt`` is left out."""
+    out = []
     for p in map(Path, paths):
-        files += sorted(p.glob("*.pt")) if p.is_dir() else [p]
-    return [
-        {
-            "path": os.path.relpath(f, results_dir),
-            "sha256": sha256(f),
-            "size_kb": round(f.stat().st_size / 1024),
-        }
-        for f in files
-    ]
+        if p.is_dir():
+            files = sorted(p.glob("*.pt"), key=_natural_key)
+            name = p.parent.name if p.name == "epochs" else p.name
+        else:
+            files, name = [p], p.stem
+        if not files:
+            continue
+        epochs = [_checkpoint_entry(f, results_dir) for f in files]
+        out.append({"model": name, "final": epochs[-1], "epochs": epochs})
+    return out
 
 
 def read_benchmarks(paths: Iterable[str | os.PathLike]) -> list[dict]:
@@ -443,6 +492,7 @@ def build_context(
         part["present"] = any(s["id"] in by_section for s in part["sections"])
         part["intro_html"] = inline_html(part.get("intro", ""))
         for s in part["sections"]:
+            apply_variant(s, by_section.get(s["id"], []))
             s["anchor"] = "sec-" + s["id"].replace(".", "-")
             s["text_html"] = inline_html(s["text"])
             s["formulas"] = [
@@ -516,23 +566,47 @@ def markdown_table(t: dict) -> str:
     return "\n".join(lines)
 
 
+# A ``data`` table with a column of one of these names is shown grouped by it: one heading row
+# per value (first appearance order, rows keep their order within a group), the column dropped,
+# so that e.g. the benchmark table names each machine once.
+GROUP_BY = ("machine",)
+
+
 def layout_data(data: dict) -> dict:
-    """Format the values of a ``data`` table; ``numeric`` flags columns of numbers only."""
+    """Format the values of a ``data`` table; ``numeric`` flags columns of numbers only.
+
+    ``groups``: [{"title", "rows"}]; one group with title None unless a column is named in
+    ``GROUP_BY`` (then ``group_by`` is its name, and ``columns`` / ``rows`` are without it)."""
+    columns = list(data["columns"])
     rows = [[format_number(v) for v in r] for r in data["rows"]]
+    group_by = next((c for c in columns if c in GROUP_BY), None)
+    if group_by is None:
+        groups = [{"title": None, "rows": rows}]
+    else:
+        i = columns.index(group_by)
+        columns = columns[:i] + columns[i + 1 :]
+        by_title: dict[str, list] = {}
+        for r in rows:
+            by_title.setdefault(r[i] or f"{group_by} not recorded", []).append(r[:i] + r[i + 1 :])
+        groups = [{"title": t, "rows": rs} for t, rs in by_title.items()]
+        rows = [r for g in groups for r in g["rows"]]
 
     def numeric(col):
         vals = [r[col] for r in rows if r[col] != ""]
         return bool(vals) and all(_NUMBER.match(v) for v in vals)
 
     return {
-        "columns": list(data["columns"]),
+        "columns": columns,
         "rows": rows,
-        "numeric": [numeric(i) for i in range(len(data["columns"]))],
+        "groups": groups,
+        "group_by": group_by,
+        "numeric": [numeric(i) for i in range(len(columns))],
     }
 
 
 def markdown_data(data: dict | None) -> str:
-    """A ``data`` table (values already formatted) as a GitHub table; right-aligned numbers."""
+    """A ``data`` table (values already formatted) as a GitHub table; right-aligned numbers; a
+    grouped table has a bold heading row per group."""
     if not data:
         return ""
     if not data["rows"]:
@@ -541,7 +615,11 @@ def markdown_data(data: dict | None) -> str:
     align = ["---:" if n else ":---" for n in data["numeric"]]
     lines = ["| " + " | ".join(_md_cell(c) for c in data["columns"]) + " |"]
     lines.append("| " + " | ".join(align) + " |")
-    lines += ["| " + " | ".join(_md_cell(v) for v in r) + " |" for r in data["rows"]]
+    for g in data["groups"]:
+        if g["title"] is not None:
+            head = f"**{_md_cell(data['group_by'])}: {_md_cell(g['title'])}**"
+            lines.append("| " + " | ".join([head] + [""] * (len(data["columns"]) - 1)) + " |")
+        lines += ["| " + " | ".join(_md_cell(v) for v in r) + " |" for r in g["rows"]]
     return "\n".join(lines)
 
 
