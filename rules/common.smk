@@ -1,10 +1,12 @@
 # Helpers shared by all rule files (config validation, target lists, params, library inputs).
+import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from fundiff.config import ConfigError, validate, with_defaults  # noqa: E402
+from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.figures import SECTIONS  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
@@ -14,6 +16,7 @@ except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
 PARTB = config["partb"]
+PARTB_OPTS = with_defaults(PARTB, SCHEMA, "partb")  # partb's own keys with schema defaults
 EVAL = config["eval"]
 CONDITIONED = ["time_cond", "class_cond"]
 MODELS = ["denoiser"] + CONDITIONED
@@ -41,28 +44,65 @@ def gif_guidance_scale(wildcards):
     return PARTB["class_cond"]["guidance_scale"] if wildcards.model == "class_cond" else 1.0
 
 
-def train_params(wildcards):
-    """Everything that defines a model's training run (plain builtins, compared by repr)."""
+def train_settings(model):
+    """A model's configured training run (plain builtins), before the measured layout."""
     schedule = PARTB["schedule"]
-    model = PARTB[wildcards.model]
-    task = {"denoiser": "denoiser", "time_cond": "time", "class_cond": "class"}[wildcards.model]
+    m = with_defaults(PARTB[model], SCHEMA, "partb", model)
+    task = {"denoiser": "denoiser", "time_cond": "time", "class_cond": "class"}[model]
     return {
         "task": task,
-        "hidden": model["hidden"],
-        "batch_size": model["batch_size"],
-        "epochs": model["epochs"],
-        "lr": model["lr"],
-        "lr_decay_to": model.get("lr_decay_to"),
-        "ema_decay": model.get("ema_decay", 0.0),
-        "sigma": model.get("sigma", 0.5),
-        "p_uncond": model.get("p_uncond", 0.1),
+        "hidden": m["hidden"],
+        "batch_size": m["batch_size"],
+        "epochs": m["epochs"],
+        "lr": m["lr"],
+        "lr_decay_to": m.get("lr_decay_to"),
+        "lr_warmup_steps": m["lr_warmup_steps"],
+        "ema_decay": m.get("ema_decay", 0.0),
+        "ema_warmup": m["ema_warmup"],
+        "min_snr_gamma": m.get("min_snr_gamma"),
+        "sigma": m.get("sigma", 0.5),
+        "p_uncond": m.get("p_uncond", 0.1),
         "num_timesteps": schedule["num_timesteps"],
         "beta_start": schedule["beta_start"],
         "beta_end": schedule["beta_end"],
         "seed": config["seed"],
-        "channels_last": PARTB.get("channels_last", False),
-        "amp_bf16": PARTB.get("amp_bf16", False),
-        "cuda_graph": PARTB.get("cuda_graph", False),
+        "channels_last": PARTB_OPTS["channels_last"],
+        "cuda_graph": PARTB_OPTS["cuda_graph"],
+    }
+
+
+CALIBRATION = "results/partb/calibration.json"
+
+
+def calibration_input(wildcards):
+    """The measured training layout (a checkpoint: training jobs are planned once it exists)."""
+    return checkpoints.calibrate.get().output[0]
+
+
+def calibration_choice():
+    """The measured layout; until the checkpoint has run (a dry run, or while the DAG is first
+    built) a placeholder: the jobs that use it are re-planned once it exists."""
+    try:
+        path = checkpoints.calibrate.get().output[0]
+    except IncompleteCheckpointException:
+        return {"amp_bf16": "measured", "threads": workflow.cores, "sample_bf16": "measured"}
+    with open(path) as f:
+        return json.load(f)["choice"]
+
+
+def train_threads(wildcards):
+    """Threads per training job, as measured fastest (all cores, or jobs side by side)."""
+    return calibration_choice()["threads"]
+
+
+def train_params(wildcards):
+    """Everything that defines a model's training run, with the measured precision and threads
+    (plain builtins, compared by repr: a new choice reruns the training)."""
+    choice = calibration_choice()
+    return {
+        **train_settings(wildcards.model),
+        "amp_bf16": choice["amp_bf16"],
+        "threads": choice["threads"],
     }
 
 
@@ -199,8 +239,8 @@ def pa_backend():
 
 def pa_model_input():
     """The DAG edge to the model: Part B's class_cond weights, or the prompt-embedding cache."""
-    if PA_BACKEND == "mnist":
-        return {"model": "results/partb/class_cond/epochs"}
+    if PA_BACKEND == "mnist":  # + the measured sampling precision (partb.sample_bf16)
+        return {"model": "results/partb/class_cond/epochs", "calibration": CALIBRATION}
     return {"prompt_embeds": f"{PA_DIR}/prompt_embeds.pt"}
 
 
@@ -437,6 +477,14 @@ def sweep_scales():
     scales = set(map(float, EVAL["cfg_sweep"]["scales"]))
     scales.add(float(PARTB["class_cond"]["guidance_scale"]))
     return [f"{s:g}" for s in sorted(scales)]
+
+
+def sweep_samples_per_class(scale):
+    """Digits per class at one sweep scale: more at the grids' scale (the final score)."""
+    sweep = with_defaults(EVAL["cfg_sweep"], SCHEMA, "eval", "cfg_sweep")
+    guided = sweep["guided_samples_per_class"] or sweep["samples_per_class"]
+    main = float(scale) == float(PARTB["class_cond"]["guidance_scale"])
+    return guided if main else sweep["samples_per_class"]
 
 
 def eval_grid_npzs():

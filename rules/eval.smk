@@ -30,6 +30,7 @@ rule eval_sample_time:
     """A larger sample from the final time-conditioned model (the grid has only 40 digits)."""
     input:
         epochs="results/partb/time_cond/epochs",
+        calibration=CALIBRATION,
         lib=lib("partb", "ddpm", "train", "unet", "data", "io", "device"),
     output:
         npz="results/eval/samples/time_cond.npz",
@@ -55,18 +56,19 @@ rule eval_sample_time:
 
 
 rule eval_sample_cfg:
-    """The final class-conditioned model at one CFG scale (balanced labels, same seed per scale)."""
+    """The final class-conditioned model at every CFG scale of the sweep, in one process (balanced
+    labels, the same seed per scale: the scales differ only in gamma; more digits at the grid's
+    scale, whose row is the final score)."""
     input:
         epochs="results/partb/class_cond/epochs",
+        calibration=CALIBRATION,
         lib=lib("partb", "ddpm", "train", "unet", "data", "io", "device"),
     output:
-        npz="results/eval/samples/class_cond_cfg{scale}.npz",
+        npz=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
     log:
-        "logs/eval/sample_class_cond_cfg{scale}.log",
+        "logs/eval/sample_class_cond_cfg.log",
     benchmark:
-        "benchmarks/rules/eval_sample_class_cond_cfg{scale}.tsv"
-    wildcard_constraints:
-        scale=r"[0-9.]+",
+        "benchmarks/rules/eval_sample_class_cond_cfg.tsv"
     conda:
         "../envs/fundiff.yaml"
     threads: workflow.cores
@@ -75,8 +77,8 @@ rule eval_sample_cfg:
     params:
         epoch=PARTB["class_cond"]["epochs"],
         num_samples=None,
-        samples_per_class=EVAL["cfg_sweep"]["samples_per_class"],
-        scale=lambda wildcards: float(wildcards.scale),
+        samples_per_class=[sweep_samples_per_class(s) for s in sweep_scales()],
+        scale=[float(s) for s in sweep_scales()],
         schedule=PARTB["schedule"],
         seed=config["seed"] + 20_000,
         device=config["device"],

@@ -27,10 +27,36 @@ rule noising_grid:
         "../scripts/partb_noising.py"
 
 
+checkpoint calibrate:
+    """Training precision (fp32 / bf16 autocast) and threads per job, chosen by timing a few real
+    steps of each candidate on this machine (partb.amp_bf16 / partb.train_threads: auto)."""
+    input:
+        lib=lib("train", "unet", "ddpm", "io", "device"),
+    output:
+        CALIBRATION,
+    log:
+        "logs/partb/calibrate.log",
+    conda:
+        "../envs/fundiff.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=gpus(),
+    params:
+        amp_bf16=PARTB_OPTS["amp_bf16"],
+        threads=PARTB_OPTS["train_threads"],
+        sample_bf16=PARTB_OPTS["sample_bf16"],
+        jobs=len(MODELS),
+        train=train_settings("class_cond"),
+        device=config["device"],
+    script:
+        "../scripts/partb_calibrate.py"
+
+
 rule train:
     """B1.2.1 / B2.2 / B2.4: train one model; weights after every epoch, per-step losses."""
     input:
         mnist="results/data/mnist.pt",
+        calibration=calibration_input,
         lib=lib("train", "unet", "ddpm", "io", "device"),
     output:
         epochs=directory("results/partb/{model}/epochs"),
@@ -43,7 +69,7 @@ rule train:
         model="|".join(MODELS),
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: train_threads
     resources:
         gpu=gpus(),
     params:
@@ -57,6 +83,7 @@ rule loss_curve:
     """Training loss per step, log scale."""
     input:
         losses="results/partb/{model}/losses.csv",
+        calibration=calibration_input,
         lib=lib("viz", "figures", "partb"),
     output:
         png=report(
@@ -142,6 +169,7 @@ rule sample:
     """B2.3 / B2.5: sample grid (+ raw .npz) from a model after a given epoch."""
     input:
         epochs="results/partb/{model}/epochs",
+        calibration=CALIBRATION,
         lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
     output:
         png=report(
@@ -178,6 +206,7 @@ rule sampling_gif:
     """B3: the sampling process x_T -> x_0 of the final model as a GIF."""
     input:
         epochs="results/partb/{model}/epochs",
+        calibration=CALIBRATION,
         lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
     output:
         gif=report(

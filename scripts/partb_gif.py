@@ -6,7 +6,7 @@ import torch
 
 from fundiff import viz
 from fundiff.ddpm import Schedule
-from fundiff.device import resolve_device, setup_torch
+from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.figures import cell, write_table
 from fundiff.io import setup_logging
 from fundiff.partb import sample
@@ -16,6 +16,7 @@ smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])
 setup_torch(smk.threads)
 device = resolve_device(smk.params.device)
+bf16 = calibrated(smk.input.calibration, "sample_bf16")  # measured sampling precision
 model = load_model(
     Path(smk.input.epochs) / f"epoch_{smk.params.epoch:03d}.pt",
     device,
@@ -35,6 +36,7 @@ _, frames = sample(
     smk.params.guidance_scale,
     frame_every=g["frame_every"],
     device=device,
+    bf16=bf16,
 )
 viz.save_gif(frames, smk.output.gif, nrow=g["num_samples"], fps=g["fps"])
 cond = smk.wildcards.model == "class_cond"

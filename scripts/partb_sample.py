@@ -5,7 +5,7 @@ from pathlib import Path
 from fundiff import viz
 from fundiff.data import to_uint8
 from fundiff.ddpm import Schedule
-from fundiff.device import resolve_device, setup_torch
+from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.figures import cell, write_table
 from fundiff.io import save_npz, setup_logging
 from fundiff.partb import class_grid_labels, sample
@@ -15,6 +15,7 @@ smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])
 setup_torch(smk.threads)
 device = resolve_device(smk.params.device)
+bf16 = calibrated(smk.input.calibration, "sample_bf16")  # measured sampling precision
 epoch = int(smk.wildcards.epoch)
 p = smk.params.sample
 model = load_model(
@@ -25,11 +26,13 @@ schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
 seed = smk.params.seed + epoch  # a fixed, documented seed per grid
 if smk.wildcards.model == "class_cond":
     labels = class_grid_labels(p["samples_per_class"])
-    x, _ = sample(model, schedule, len(labels), seed, labels, p["guidance_scale"], device=device)
+    x, _ = sample(
+        model, schedule, len(labels), seed, labels, p["guidance_scale"], device=device, bf16=bf16
+    )
     extra = {"labels": labels.numpy(), "guidance_scale": p["guidance_scale"]}
     title, column = "Samples with classifier-free guidance", "one column per digit 0-9"
 else:
-    x, _ = sample(model, schedule, p["num_samples"], seed, device=device)
+    x, _ = sample(model, schedule, p["num_samples"], seed, device=device, bf16=bf16)
     extra = {}
     title, column = "Samples", "unconditional samples"
 log.info("sampled %d digits from %s epoch %d (seed %d)", len(x), smk.wildcards.model, epoch, seed)

@@ -66,6 +66,7 @@ def schema_defaults(schema_path: str | Path, *keys: str) -> dict:
     for k in keys:
         node = _subschema(node, root)["properties"][k]
     props = _subschema(node, root).get("properties", {})
+    props = {k: _subschema(v, root) for k, v in props.items()}  # defaults behind a $ref too
     return {k: v["default"] for k, v in props.items() if "default" in v}
 
 

@@ -276,6 +276,21 @@ def diversity_ratio(
     return float(np.mean(ratios)) if ratios else float("nan")
 
 
+BORDER = 4  # MNIST digits are centred in a 20 x 20 box: the outer 4 pixels are background
+
+
+def background_intensity(images) -> float:
+    """Mean absolute intensity in [0, 1] of the ``BORDER``-pixel frame of 28 x 28 digits (uint8
+    0-255 or float 0-1, (N, 28, 28) or (N, 1, 28, 28)). Real MNIST is ~0.01 there; sampler
+    grain raises it."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    x = x.reshape(-1, 28, 28).abs()
+    frame = torch.ones(28, 28, dtype=torch.bool)
+    frame[BORDER:-BORDER, BORDER:-BORDER] = False
+    return float(x[:, frame].mean())
+
+
 @dataclass
 class SampleScores:
     n: int

@@ -20,7 +20,7 @@ import torch
 
 from . import figures, viz
 from .backends import Backend, load_backend
-from .device import resolve_device, setup_torch
+from .device import calibrated, resolve_device, setup_torch
 from .errors import UserError
 from .images import open_image, prepare
 from .io import save_npz, setup_logging, write_text
@@ -45,7 +45,9 @@ def backend_from_rule(smk) -> Backend:
     """The backend named in ``params.backend``, on ``params.device``, with the rule's inputs."""
     setup_torch(smk.threads)
     device = resolve_device(smk.params.device)
-    cfg = smk.params.backend
+    cfg = dict(smk.params.backend)
+    if cfg.get("name") == "mnist":  # the measured sampling precision (calibration rule)
+        cfg["bf16"] = calibrated(getattr(smk.input, "calibration", None), "sample_bf16")
     return load_backend(
         cfg,
         device,

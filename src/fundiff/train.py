@@ -4,6 +4,14 @@
 * ``time``      x_t = sqrt(abar_t) x + sqrt(1-abar_t) eps, L = ||eps_theta(x_t, t/T) - eps||^2  (B 2.2)
 * ``class``     as ``time`` with c one-hot, dropped (zeroed) with probability p_uncond       (B 2.4)
 
+Beyond the spec, off by default (the embedded preset turns them on for short CPU runs):
+* LR warm-up      lr_s = lr_epoch * min(1, (s + 1) / W) for the first W = lr_warmup_steps steps
+* EMA warm-up     W_ema <- d_n W_ema + (1 - d_n) W,  d_n = min(ema_decay, (1 + n) / (10 + n))
+                  after n updates (the first update copies), so early epochs are not dominated
+                  by the random initial weights
+* Min-SNR-gamma   L = E[ min(SNR_t, gamma) / SNR_t ||eps_theta - eps||^2 ],
+                  SNR_t = alpha_bar_t / (1 - alpha_bar_t)   (Hang et al. 2023; eps prediction)
+
 After every epoch the loop writes the epoch's weights and a resume state (model, optimizer,
 LR scheduler, EMA, RNG states, loss history), both atomically. If a resume state with the same
 fingerprint (training config + data + library source) exists, training continues from it and
@@ -21,7 +29,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 try:
     from tqdm import tqdm
@@ -39,7 +47,6 @@ except ImportError:  # a bare GPU box (torch + numpy only) runs the benchmarks w
 
 
 from . import ddpm
-from .device import bf16_autocast_enabled
 from .errors import CheckpointError
 from .io import torch_save
 from .unet import UNet
@@ -59,12 +66,16 @@ class TrainConfig:
     sigma: float = 0.5  # denoiser noise level
     p_uncond: float = 0.1  # class: probability of dropping the class
     ema_decay: float = 0.0  # 0 = off
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + n) / (10 + n)) after n updates
+    lr_warmup_steps: int = 0  # linear LR warm-up over the first steps (0 = off, the spec)
+    min_snr_gamma: float | None = None  # Min-SNR-gamma loss weight (None = plain MSE, the spec)
     num_timesteps: int = 300
     beta_start: float = 1e-4
     beta_end: float = 0.02
     seed: int = 0
     channels_last: bool = False
-    amp_bf16: bool = False  # bf16 autocast (CUDA; CPUs with native bf16)
+    amp_bf16: bool = False  # bf16 autocast (resolved: the calibration rule measured it faster)
+    threads: int = 0  # CPU threads the run was measured and made with (0: not recorded)
     cuda_graph: bool = False  # replay the whole training step as one CUDA graph (CUDA only)
     extra: dict = field(default_factory=dict)
 
@@ -131,10 +142,50 @@ def loss_fn(
     x_t = alpha_bar_t.sqrt() * x0 + (1.0 - alpha_bar_t).sqrt() * eps
     t_in = t.to(torch.float32) / cfg.num_timesteps
     if cfg.task == "time":
-        return F.mse_loss(model(x_t, t_in), eps)
-    drop = torch.rand(n, generator=g, device=dev) < cfg.p_uncond
-    c = torch.where(drop, torch.full_like(labels, -1), labels)
-    return F.mse_loss(model(x_t, t_in, c), eps)
+        eps_hat = model(x_t, t_in)
+    else:
+        drop = torch.rand(n, generator=g, device=dev) < cfg.p_uncond
+        c = torch.where(drop, torch.full_like(labels, -1), labels)
+        eps_hat = model(x_t, t_in, c)
+    if cfg.min_snr_gamma is None:
+        return F.mse_loss(eps_hat, eps)
+    return (
+        min_snr_weight(alpha_bar_t.reshape(-1).float(), cfg.min_snr_gamma)
+        * ((eps_hat.float() - eps) ** 2).mean(dim=(1, 2, 3))
+    ).mean()
+
+
+def min_snr_weight(alpha_bar_t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-gamma weight of the eps loss: min(SNR_t, gamma) / SNR_t, SNR_t = abar / (1 - abar)."""
+    snr = alpha_bar_t / (1.0 - alpha_bar_t)
+    return snr.clamp(max=gamma) / snr
+
+
+def ema_decay_at(decay: float, n, warmup: bool):
+    """EMA decay of the update after ``n`` earlier ones: ``decay``, or with warm-up
+    min(decay, (1 + n) / (10 + n)) (n may be a device tensor: no host sync)."""
+    if not warmup:
+        return decay
+    return ((1.0 + n) / (10.0 + n)).clamp(max=decay)
+
+
+def ema_multi_avg_fn(decay: float, warmup: bool = False):
+    """``AveragedModel`` update W_ema <- d W_ema + (1 - d) W for every tensor (d: ema_decay_at).
+    Integer buffers (BatchNorm's batch counter) are copied."""
+
+    @torch.no_grad()
+    def ema_update(ema_list, model_list, num_averaged):
+        d = ema_decay_at(decay, num_averaged, warmup)
+        if not torch.is_floating_point(ema_list[0]):
+            for p_ema, p in zip(ema_list, model_list, strict=True):
+                p_ema.copy_(p)
+            return
+        if isinstance(d, torch.Tensor):
+            d = d.to(device=ema_list[0].device, dtype=ema_list[0].dtype)
+        torch._foreach_mul_(ema_list, d)
+        torch._foreach_add_(ema_list, torch._foreach_mul(model_list, 1.0 - d))
+
+    return ema_update
 
 
 def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
@@ -160,7 +211,9 @@ def build_training(cfg: TrainConfig, device: torch.device):
     gamma = cfg.lr_decay_to ** (1.0 / cfg.epochs) if cfg.lr_decay_to else 1.0
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
     ema = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        AveragedModel(
+            model, multi_avg_fn=ema_multi_avg_fn(cfg.ema_decay, cfg.ema_warmup), use_buffers=True
+        )
         if cfg.ema_decay
         else None
     )
@@ -168,11 +221,9 @@ def build_training(cfg: TrainConfig, device: torch.device):
 
 
 def autocast_for(cfg: TrainConfig, device: torch.device):
-    """bf16 autocast when ``cfg.amp_bf16`` on CUDA or on a CPU with native bf16 (measured 1.5x
-    our fp32 step on a 2-core AVX512-BF16 machine); a disabled context otherwise."""
-    return torch.autocast(
-        device.type, torch.bfloat16, enabled=bf16_autocast_enabled(cfg.amp_bf16, device)
-    )
+    """bf16 autocast when ``cfg.amp_bf16`` (resolved per machine by the calibration rule, see
+    :func:`fundiff.device.choose_layout`); a disabled context otherwise."""
+    return torch.autocast(device.type, torch.bfloat16, enabled=bool(cfg.amp_bf16))
 
 
 def train_step(
@@ -195,6 +246,71 @@ def train_step(
     if ema is not None:
         ema.update_parameters(model)
     return loss
+
+
+def time_train_steps(
+    cfg: TrainConfig, device: torch.device, steps: int = 12, warmup: int = 4, rounds: int = 2
+) -> float:
+    """Training throughput (images/s) of :func:`train_step` for ``cfg`` on random digits: the
+    median of ``rounds`` timings of ``steps`` steps after ``warmup`` untimed ones. Used by the
+    calibration rule to choose precision and threads by measurement (fundiff.device.choose_layout).
+    """
+    import statistics
+
+    model, opt, _, ema, memory_format = build_training(cfg, device)
+    schedule = cfg.schedule()
+    g = torch.Generator(device=device).manual_seed(cfg.seed)
+    x0 = torch.rand((cfg.batch_size, 1, 28, 28), generator=g, device=device)
+    x0 = x0.contiguous(memory_format=memory_format)
+    labels = torch.randint(0, 10, (cfg.batch_size,), generator=g, device=device)
+    autocast = autocast_for(cfg, device)
+    rates = []
+    for _ in range(rounds):
+        for i in range(warmup + steps):
+            if i == warmup:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                t0 = time.perf_counter()
+            loss = train_step(cfg, model, opt, ema, schedule, x0, labels, g, autocast)
+        float(loss)  # wait for the last step
+        rates.append(steps * cfg.batch_size / (time.perf_counter() - t0))
+        warmup = 1
+    return statistics.median(rates)
+
+
+def _timed_worker(cfg_dict: dict, threads: int, barrier, queue) -> None:
+    torch.set_num_threads(threads)
+    cfg = TrainConfig(**cfg_dict)
+    time_train_steps(cfg, torch.device("cpu"), steps=2, warmup=2, rounds=1)  # warm up alone
+    barrier.wait()  # then time all copies at once, as they would train side by side
+    queue.put(time_train_steps(cfg, torch.device("cpu")))
+
+
+def measure_layout(cfg: TrainConfig, threads: int, concurrent: int) -> float:
+    """Total CPU training throughput (images/s) of ``concurrent`` processes training ``cfg`` at
+    ``threads`` threads each, side by side (each a fresh spawned process, timed together)."""
+    import multiprocessing as mp
+
+    if concurrent == 1:  # alone: time it here (no process start)
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            time_train_steps(cfg, torch.device("cpu"), steps=2, warmup=2, rounds=1)
+            return time_train_steps(cfg, torch.device("cpu"))
+        finally:
+            torch.set_num_threads(before)
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(concurrent), ctx.Queue()
+    procs = [
+        ctx.Process(target=_timed_worker, args=(asdict(cfg), threads, barrier, queue))
+        for _ in range(concurrent)
+    ]
+    for p in procs:
+        p.start()
+    rates = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return float(sum(rates))
 
 
 @torch.no_grad()
@@ -278,6 +394,28 @@ class GraphedTrainStep:
         return self.loss.clone()
 
 
+def set_warmup_lr(
+    opt: torch.optim.Optimizer, epoch_lr: float, step: int, cfg: TrainConfig
+) -> float:
+    """LR of global step ``step`` (0-based): the epoch's LR times min(1, (step + 1) / W) during
+    the W = ``cfg.lr_warmup_steps`` warm-up steps (then the LR scheduler's value). Written into the
+    optimizer (in place for a capturable Adam's device LR); returns it."""
+    w = cfg.lr_warmup_steps
+    if not w or step > w:  # step == w restores the scheduler's LR after the warm-up
+        return epoch_lr
+    lr = epoch_lr * min(1.0, (step + 1) / w)
+    write_lr(opt, lr)
+    return lr
+
+
+def write_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
 def train(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -351,11 +489,12 @@ def train(
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=g_perm).to(device)
-        losses, lr = [], float(sched.get_last_lr()[0])
+        losses, lrs, epoch_lr = [], [], float(sched.get_last_lr()[0])
         for i in range(steps_per_epoch):
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             if idx.numel() < 2:  # BatchNorm needs two samples
                 continue
+            lrs.append(set_warmup_lr(opt, epoch_lr, epoch * steps_per_epoch + i, cfg))
             if graphed is not None and idx.numel() == cfg.batch_size:
                 loss = graphed(idx)
             else:
@@ -364,9 +503,10 @@ def train(
             losses.append(loss.detach())
             bar.update(1)
         # one device sync per epoch (not per step): the loss values are the same floats
-        for loss in torch.stack(losses).tolist() if losses else []:
+        for loss, lr in zip(torch.stack(losses).tolist() if losses else [], lrs, strict=True):
             step += 1
             history.append({"step": step, "epoch": epoch + 1, "loss": loss, "lr": lr})
+        write_lr(opt, epoch_lr)  # ExponentialLR decays the optimizer's LR: not a warm-up value
         sched.step()
         weights = (ema.module if ema is not None else model).state_dict()
         torch_save(

@@ -60,7 +60,8 @@ class Backend(Protocol):
 def load_backend(config: dict, device: torch.device | str = "cpu", **paths) -> Backend:
     """Build the backend named by ``config["name"]``.
 
-    mnist:     ``checkpoint=`` a class-conditioned epoch file written by Part B's training.
+    mnist:     ``checkpoint=`` a class-conditioned epoch file written by Part B's training;
+               ``config["bf16"]``: run the UNet under bf16 autocast (the measured sampling precision).
     deepfloyd: ``prompt_embeds=`` the cache written by the ``encode_prompts`` rule; the model ids
                (or local directories) come from ``config["stage1"]`` / ``config["stage2"]``.
     """
@@ -69,7 +70,7 @@ def load_backend(config: dict, device: torch.device | str = "cpu", **paths) -> B
     if name == "mnist":
         from .mnist import MnistBackend
 
-        return MnistBackend(paths["checkpoint"], device)
+        return MnistBackend(paths["checkpoint"], device, bf16=bool(config.get("bf16", False)))
     if name == "deepfloyd":
         from .deepfloyd import DeepFloydBackend
 

@@ -50,8 +50,9 @@ class MnistBackend:
     variance_type = "fixed_large"
     has_stage2 = False
 
-    def __init__(self, checkpoint: str | Path, device: torch.device):
+    def __init__(self, checkpoint: str | Path, device: torch.device, bf16: bool = False):
         self.device = torch.device(device)
+        self.bf16 = bf16  # UNet under bf16 autocast (the calibration rule measured it faster)
         self.model = load_model(checkpoint, self.device)
         if not self.model.num_classes:
             raise CheckpointError(f"{checkpoint}: Part A needs the class-conditioned model")
@@ -76,7 +77,7 @@ class MnistBackend:
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor):
         """eps_theta(x_t, t/T, c); the model was trained with normalised time t/T."""
         t_in = torch.full((x_t.shape[0],), t / self.schedule.num_timesteps, device=self.device)
-        return forward_chunked(self.model, x_t, t_in, cond), None
+        return forward_chunked(self.model, x_t, t_in, cond, bf16=self.bf16), None
 
     def upsample(self, x, prompts, num_inference_steps, generator):
         return None
