@@ -177,3 +177,29 @@ def test_committed_benchmarks_name_each_machine_once_in_the_report(tmp_path):
         assert text.count("model not recorded") == 1
         for m in machines:
             assert text.count(f"machine: {html.escape(m) if end == '</th>' else m}{end}") == 1, m
+
+
+def test_cold_run_row_names_the_machine_layout_and_scores(tmp_path):
+    d = {
+        "benchmark": "cold_run",
+        "command": "snakemake --cores all",
+        "machine": {"cpu_model": "AMD EPYC 9999", "cores": 2},
+        "wall_seconds": 512.3,
+        "jobs": 70,
+        "rule_seconds": {"train_class_cond": 200.0, "train_time_cond": 190.0, "mnist": 1.0},
+        "calibration": {"choice": {"amp_bf16": False, "threads": 1, "sample_bf16": True}},
+        "quality": {
+            "class_cond": {"accuracy": 0.995, "fd_ratio": 1.8, "n": 200, "guidance_scale": 3.0},
+            "time_cond": {"confidence": 0.85, "class_entropy": 2.28, "fd_ratio": 3.1, "n": 200},
+        },
+    }
+    path = tmp_path / "cold_run_x.json"
+    path.write_text(json.dumps(d))
+    rows, note = bs.summarize(path)
+    assert note is None and len(rows) == 1
+    r = rows[0]
+    assert r["machine"] == "AMD EPYC 9999, 2 cores" and r["value"] == "512 s"
+    assert "training fp32" in r["variants"] and "1 thread(s)" in r["variants"]
+    assert "sampling bf16" in r["variants"]
+    assert "99.5% right" in r["note"] and "n = 200" in r["note"]
+    assert "slowest: train_class_cond 200 s, train_time_cond 190 s" in r["note"]

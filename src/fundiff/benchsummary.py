@@ -7,6 +7,8 @@ Each file is recognised by its *structure*, not its name, so files added later a
   (cold ``snakemake --cores all`` and an up-to-date dry run) and ``fa24_partb*`` when present
 * ``benchmark: tune_class_cond``: accuracy / FD ratio per training setting (tune_class_cond.py)
 * ``benchmark: embedded_pipeline_cold``: one cold run of the embedded preset (wall seconds)
+* ``benchmark: cold_run`` (``benchmarks/cold_run.py``): a cold run with its measured layout,
+  per-rule seconds and final scores
 * ``workflow_s`` / ``baseline_s`` / ``ratio``: dry-run overhead (``benchmarks/dryrun_overhead.py``)
 * ``cfg_batched_step_s`` / ``cfg_two_forwards_step_s``: one IF UNet step
   (``benchmarks/if_unet_step.py``)
@@ -37,8 +39,8 @@ def machine_text(m) -> str:
         return m
     if not isinstance(m, dict):
         return ""
-    cpus = m.get("cpus", m.get("cpu_count"))
-    cpu = m.get("cpu") or "CPU"
+    cpus = m.get("cpus", m.get("cpu_count", m.get("cores")))
+    cpu = m.get("cpu") or m.get("cpu_model") or "CPU"
     parts = [f"{cpu}, {cpus} cores" if cpus else cpu]
     if m.get("cuda"):
         parts.insert(0, str(m["cuda"]))
@@ -154,6 +156,46 @@ def _run_py(name: str, d: dict) -> list[dict]:
     return rows
 
 
+def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
+    """benchmarks/cold_run.py: wall time, the measured layout and the final scores."""
+    choice = (d.get("calibration") or {}).get("choice", {})
+    layout = ", ".join(
+        [
+            "training bf16" if choice.get("amp_bf16") else "training fp32",
+            f"{choice.get('threads', '?')} thread(s) per training",
+            "sampling bf16" if choice.get("sample_bf16") else "sampling fp32",
+        ]
+    )
+    q = d.get("quality") or {}
+    cc, tc = q.get("class_cond") or {}, q.get("time_cond") or {}
+    notes = [f"{d.get('jobs', '?')} jobs"]
+    if _num(cc.get("accuracy")) is not None:
+        notes.append(
+            f"class_cond at CFG {cc.get('guidance_scale', '?'):g}: {cc['accuracy']:.1%} right, "
+            f"FD ratio {cc.get('fd_ratio', float('nan')):.2f} (n = {cc.get('n')})"
+        )
+    if _num(tc.get("confidence")) is not None:
+        notes.append(
+            f"time_cond: confidence {tc['confidence']:.2f}, entropy "
+            f"{tc.get('class_entropy', float('nan')):.2f}, FD ratio "
+            f"{tc.get('fd_ratio', float('nan')):.2f} (n = {tc.get('n')})"
+        )
+    slowest = sorted((d.get("rule_seconds") or {}).items(), key=lambda kv: -kv[1])[:3]
+    if slowest:
+        notes.append("slowest: " + ", ".join(f"{k} {v:.0f} s" for k, v in slowest))
+    return [
+        _row(
+            name,
+            "pipeline cold run",
+            machine,
+            "cpu",
+            f"{d.get('command', 'snakemake --cores all')}; {layout}",
+            f"{d['wall_seconds']:.0f} s",
+            note="; ".join(notes),
+        )
+    ]
+
+
 def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
     """(rows, note) for one results file; ``note`` says why a file gave no rows."""
     path = Path(path)
@@ -181,6 +223,8 @@ def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
                 note=note,
             )
         ]
+    elif d.get("benchmark") == "cold_run" and _num(d.get("wall_seconds")):
+        rows = _cold_run(name, machine, d)
     elif all(_num(d.get(k)) is not None for k in ("workflow_s", "baseline_s", "ratio")):
         rows = [
             _row(

@@ -1,0 +1,122 @@
+"""Cold run of the whole embedded writeup on this machine, recorded for the README and report.
+
+    python benchmarks/cold_run.py [--configfile configs/X.yaml] [--name NAME]
+
+Copies the repository without run state into a temp folder, runs `snakemake --cores all` there
+(timed), then an up-to-date dry run, and writes benchmarks/results/cold_run_<name>.json with the
+CPU model (lscpu), the wall time, every rule's wall time (Snakemake `benchmark:` files), the
+measured calibration (precision / threads) and the quality numbers of results/eval/ (the issue-11
+targets with met / not met). One file per machine measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def copy_repo(dst: Path) -> None:
+    shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".snakemake", "results", "logs", "resources", "__pycache__",
+        ".pytest_cache", ".ruff_cache", "*.egg-info"))  # fmt: skip
+    shutil.rmtree(dst / "benchmarks" / "rules", ignore_errors=True)
+
+
+def rule_seconds(wd: Path) -> dict:
+    out = {}
+    for tsv in sorted((wd / "benchmarks" / "rules").glob("*.tsv")):
+        with open(tsv) as f:
+            row = next(csv.DictReader(f, delimiter="\t"))
+        out[tsv.stem] = round(float(row["s"]), 2)
+    return out
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configfile", default=None)
+    ap.add_argument("--name", default=None, help="result name (default: cpu model slug)")
+    ap.add_argument("--keep", default=None, help="copy the run's results/ here afterwards")
+    args = ap.parse_args(argv)
+    model = cpu_model()
+    name = args.name or re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")
+    with tempfile.TemporaryDirectory() as tmp:
+        wd = Path(tmp) / "workflow"
+        copy_repo(wd)
+        env = {**os.environ, "PYTHONPATH": str(wd / "src")}
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "all"]
+        if args.configfile:
+            cmd += ["--configfile", args.configfile]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True)
+        cold = time.perf_counter() - t0
+        if proc.returncode:
+            raise SystemExit(f"snakemake failed:\n{proc.stderr[-3000:]}")
+        t0 = time.perf_counter()
+        subprocess.run(cmd + ["-n"], cwd=wd, env=env, capture_output=True, check=True)
+        dry = time.perf_counter() - t0
+        res = wd / "results"
+        summary = json.loads((res / "eval/summary.json").read_text())
+        parta = res / "eval/parta_summary.json"
+        result = {
+            "benchmark": "cold_run",
+            "command": " ".join(["snakemake", *cmd[3:]]),
+            "machine": {
+                "cpu_model": model,
+                "cores": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "wall_seconds": round(cold, 1),
+            "dry_run_seconds": round(dry, 2),
+            "jobs": proc.stderr.count("Finished jobid"),
+            "rule_seconds": rule_seconds(wd),
+            "calibration": json.loads((res / "partb/calibration.json").read_text()),
+            "quality": {
+                "class_cond": summary["class_cond"],
+                "time_cond": summary["time_cond"],
+                "reference": summary["reference"],
+                "targets": summary["targets"],
+                "cfg_sweep": summary["cfg_sweep"],
+                "parta": json.loads(parta.read_text()) if parta.exists() else None,
+            },
+        }
+        if args.keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.copytree(res, args.keep)
+    try:
+        import torch
+
+        result["machine"]["torch"] = torch.__version__
+    except ImportError:
+        pass
+    path = REPO / "benchmarks" / "results" / f"cold_run_{name}.json"
+    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    print(f"{path}: {cold:.0f} s on {model}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
