@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import ConfigError, validate, with_defaults  # noqa: E402
+from fundiff.config import ConfigError, deep_merge, preset_notes, validate, with_defaults  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.figures import SECTIONS  # noqa: E402
 
@@ -16,6 +16,21 @@ except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
 PARTB = config["partb"]
+
+
+def spec_preset_notes():
+    """Settings of this preset that differ from the spec (configs/fa24.yaml over config.yaml),
+    each with its spec value: the report's preset notes (plain builtins)."""
+    import yaml
+
+    base = Path(workflow.basedir)
+    spec = deep_merge(
+        yaml.safe_load((base / "config.yaml").read_text()),
+        yaml.safe_load((base / "configs/fa24.yaml").read_text()),
+    )
+    return preset_notes(config, spec)
+
+
 PARTB_OPTS = with_defaults(PARTB, SCHEMA, "partb")  # partb's own keys with schema defaults
 EVAL = config["eval"]
 CONDITIONED = ["time_cond", "class_cond"]

@@ -12,6 +12,7 @@ rule report:
         + ["results/benchmarks/table.json"],
         figures=partb_figures() + parta_figures() + eval_figures() + parta_eval_figures(),
         checkpoints=partb_checkpoints(),
+        calibration=CALIBRATION,
         benchmarks=partb_benchmarks() + parta_benchmarks() + parta_eval_benchmarks(),
         templates=[
             "report/index.html.j2",
@@ -33,5 +34,6 @@ rule report:
         seed=config["seed"],
         device=config["device"],
         parta_backend=parta_backend(),
+        preset_notes=spec_preset_notes(),
     script:
         "../scripts/report.py"

@@ -25,6 +25,8 @@ context = build_context(
     benchmarks=smk.input.benchmarks,
     extra_benchmarks=sorted(bench_dir.glob("*.tsv")),
     repo_dir=workflow_dir,
+    preset_notes=smk.params.preset_notes,
+    calibration=smk.input.calibration,
 )
 write_report(context, template_dir, smk.output.html, smk.output.md, smk.output.rotated)
 log.info(

@@ -79,3 +79,21 @@ def test_eval_parta_keys_are_optional_with_schema_defaults():
     cfg["eval"]["parta"] = {"images": ["nope"]}
     with pytest.raises(ConfigError, match="'eval.parta.images' names image 'nope'"):
         validate(cfg, SCHEMA)
+
+
+def test_preset_notes_list_every_difference_from_the_spec_with_its_value():
+    import yaml
+
+    from fundiff.config import deep_merge, preset_notes
+
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    spec = deep_merge(base, yaml.safe_load((REPO / "configs/fa24.yaml").read_text()))
+    notes = {n["key"]: n for n in preset_notes(base, spec)}
+    assert notes["partb.class_cond.guidance_scale"]["spec"] == 5.0
+    assert notes["partb.time_cond.ema_warmup"] == {
+        "key": "partb.time_cond.ema_warmup", "value": True, "spec": False
+    }  # fmt: skip
+    assert notes["partb.time_cond.min_snr_gamma"]["spec"] is None
+    assert notes["data.mnist.source"]["spec"] == "torchvision"
+    assert "partb.schedule.num_timesteps" not in notes  # the same in both
+    assert preset_notes(spec, spec) == []  # the spec preset itself: nothing to note

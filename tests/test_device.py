@@ -69,8 +69,21 @@ def test_choose_layout_picks_the_fastest_measured_candidate():
         dev.choose_layout([])
 
 
-def test_measure_layout_times_real_training_steps():
-    """Two spawned 1-thread processes train side by side: a positive total rate."""
+def test_measure_layout_times_real_training_steps(tmp_path):
+    """Two 1-thread worker processes train side by side: a positive total rate, also when the
+    caller is a script run as __main__ (as Snakemake runs the calibration rule's script)."""
+    import subprocess
+    import sys
+
     cfg = train.TrainConfig(task="class", hidden=4, batch_size=8, epochs=1, lr=1e-3)
-    rate = train.measure_layout(cfg, threads=1, concurrent=2)
-    assert rate > 0
+    assert train.measure_layout(cfg, threads=1, concurrent=2) > 0
+    assert train.measure_layout(cfg, threads=1, concurrent=1) > 0
+    script = tmp_path / "calibrate_like.py"
+    script.write_text(
+        "from fundiff import train\n"
+        "cfg = train.TrainConfig(task='time', hidden=4, batch_size=8, epochs=1, lr=1e-3)\n"
+        "print(train.measure_layout(cfg, threads=1, concurrent=2))\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, check=True)  # fmt: skip
+    assert float(out.stdout.strip().splitlines()[-1]) > 0

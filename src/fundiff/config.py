@@ -195,3 +195,37 @@ def _parta_checks(config: dict) -> None:
                     f"config key 'parta.inpaint' rects of '{name}': rectangle {r} [top, left, "
                     "height, width] does not fit the 28x28 MNIST image"
                 )
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base`` key by key, as Snakemake merges --configfile."""
+    out = dict(base)
+    for k, v in (over or {}).items():
+        out[k] = (
+            deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
+    return out
+
+
+def preset_notes(config: dict, spec: dict, sections=("data", "partb")) -> list[dict]:
+    """Every setting of ``sections`` where ``config`` differs from the spec preset ``spec``
+    (configs/fa24.yaml over config.yaml): [{"key", "value", "spec"}], sorted by key. Keys the
+    spec leaves unset show the schema's spec default as given in ``spec`` (None if absent)."""
+    ours = _flatten({s: config.get(s) for s in sections})
+    theirs = _flatten({s: spec.get(s) for s in sections})
+    return [
+        {"key": k, "value": ours.get(k), "spec": theirs.get(k)}
+        for k in sorted(set(ours) | set(theirs))
+        if ours.get(k) != theirs.get(k)
+    ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import html
 import importlib.metadata
+import json
 import os
 import platform
 import re
@@ -438,6 +439,36 @@ def seeds_used(tables: Sequence[dict]) -> list[dict]:
     return out
 
 
+def _setting(v) -> str:
+    return (
+        "not set" if v is None else json.dumps(v) if isinstance(v, (list, dict, bool)) else str(v)
+    )
+
+
+def layout_note(calibration) -> dict | None:
+    """The measured training / sampling layout (the calibration rule's JSON) for the provenance:
+    the choice and every measured candidate (images/s)."""
+    if not calibration or not Path(calibration).exists():
+        return None
+    c = json.loads(Path(calibration).read_text())
+    ch = c.get("choice", {})
+    choice = (
+        f"training {'bf16 autocast' if ch.get('amp_bf16') else 'fp32'}, "
+        f"{ch.get('threads')} thread(s) per training job; sampling "
+        f"{'bf16 autocast' if ch.get('sample_bf16') else 'fp32'}"
+    )
+    measured = [
+        f"train {'bf16' if m['amp_bf16'] else 'fp32'} x {m['threads']} thread(s) x "
+        f"{m['concurrent']} side by side: {m['images_per_s']:.0f} images/s"
+        for m in c.get("measured", [])
+    ] + [
+        f"sample {'bf16' if m['bf16'] else 'fp32'} at {m['threads']} thread(s): "
+        f"{m['images_per_s']:.0f} images/s"
+        for m in c.get("sampling_measured", [])
+    ]
+    return {"cpu": c.get("cpu_model", ""), "choice": choice, "measured": measured}
+
+
 def backend_note(backend: str | None, parta_present: bool) -> str:
     if not parta_present:
         return "Part A was not part of this build (no Part A figures were given to the report)."
@@ -471,6 +502,8 @@ def build_context(
     extra_benchmarks: Sequence[str | os.PathLike] = (),
     repo_dir: str | os.PathLike | None = None,
     now: datetime | None = None,
+    preset_notes: Sequence[dict] = (),
+    calibration: str | os.PathLike | None = None,
 ) -> dict:
     """Everything the templates need. ``out_dir`` is the report's folder (results/report);
     its parent is taken as the results folder that relative links must stay inside."""
@@ -527,6 +560,11 @@ def build_context(
             "python": platform.python_version(),
             "packages": package_versions(),
             "checkpoints": checkpoint_hashes(checkpoints, results_dir),
+            "preset_notes": [
+                {"key": n["key"], "value": _setting(n["value"]), "spec": _setting(n["spec"])}
+                for n in preset_notes
+            ],
+            "layout": layout_note(calibration),
             "seeds": seeds_used(tables),
         },
         "run_info": {

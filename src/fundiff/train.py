@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -272,24 +274,28 @@ def time_train_steps(
                     torch.cuda.synchronize(device)
                 t0 = time.perf_counter()
             loss = train_step(cfg, model, opt, ema, schedule, x0, labels, g, autocast)
-        float(loss)  # wait for the last step
+        float(loss.detach())  # wait for the last step
         rates.append(steps * cfg.batch_size / (time.perf_counter() - t0))
         warmup = 1
     return statistics.median(rates)
 
 
-def _timed_worker(cfg_dict: dict, threads: int, barrier, queue) -> None:
-    torch.set_num_threads(threads)
-    cfg = TrainConfig(**cfg_dict)
+def _timed_worker() -> None:
+    """Child of :func:`measure_layout` (``python -m fundiff.train``): reads the config and
+    threads from stdin, warms up, says "ready", waits for "go", prints its images/s."""
+    req = json.loads(sys.stdin.readline())
+    torch.set_num_threads(req["threads"])
+    cfg = TrainConfig(**req["cfg"])
     time_train_steps(cfg, torch.device("cpu"), steps=2, warmup=2, rounds=1)  # warm up alone
-    barrier.wait()  # then time all copies at once, as they would train side by side
-    queue.put(time_train_steps(cfg, torch.device("cpu")))
+    print("ready", flush=True)
+    sys.stdin.readline()  # "go": every copy starts timing at once, as they would train
+    print(json.dumps(time_train_steps(cfg, torch.device("cpu"))), flush=True)
 
 
 def measure_layout(cfg: TrainConfig, threads: int, concurrent: int) -> float:
     """Total CPU training throughput (images/s) of ``concurrent`` processes training ``cfg`` at
     ``threads`` threads each, side by side (each a fresh spawned process, timed together)."""
-    import multiprocessing as mp
+    import subprocess
 
     if concurrent == 1:  # alone: time it here (no process start)
         before = torch.get_num_threads()
@@ -299,17 +305,32 @@ def measure_layout(cfg: TrainConfig, threads: int, concurrent: int) -> float:
             return time_train_steps(cfg, torch.device("cpu"))
         finally:
             torch.set_num_threads(before)
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(concurrent), ctx.Queue()
+    # fresh interpreters (not multiprocessing: it would re-run a Snakemake script's __main__)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     procs = [
-        ctx.Process(target=_timed_worker, args=(asdict(cfg), threads, barrier, queue))
+        subprocess.Popen(
+            [sys.executable, "-m", "fundiff.train"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for _ in range(concurrent)
     ]
+    request = json.dumps({"cfg": asdict(cfg), "threads": threads}) + "\n"
     for p in procs:
-        p.start()
-    rates = [queue.get(timeout=600) for _ in procs]
+        p.stdin.write(request)
+        p.stdin.flush()
     for p in procs:
-        p.join()
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("a calibration worker failed before timing (see its stderr)")
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    rates = [float(json.loads(p.stdout.readline())) for p in procs]
+    for p in procs:
+        p.stdin.close()
+        p.wait(timeout=60)
     return float(sum(rates))
 
 
@@ -579,3 +600,7 @@ def load_model(
             f"{first[1].strip() if len(first) > 1 else first[0]}"
         ) from None
     return model.to(device).eval()
+
+
+if __name__ == "__main__":  # a calibration worker (measure_layout)
+    _timed_worker()
