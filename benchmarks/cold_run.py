@@ -38,6 +38,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def git_describe() -> str:
+    """The commit measured (+ "-dirty" when the working tree had changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True,
+                               text=True).stdout.strip()  # fmt: skip
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def copy_repo(dst: Path) -> None:
     shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(
         ".git", ".venv", ".snakemake", "results", "logs", "resources", "__pycache__",
@@ -89,6 +101,7 @@ def main(argv=None) -> dict:
                 "platform": platform.platform(),
                 "python": platform.python_version(),
             },
+            "git": git_describe(),
             "wall_seconds": round(cold, 1),
             "dry_run_seconds": round(dry, 2),
             "jobs": proc.stderr.count("Finished jobid"),

@@ -5,7 +5,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import ConfigError, deep_merge, preset_notes, validate, with_defaults  # noqa: E402
+from fundiff.config import (
+    ConfigError,
+    deep_merge,
+    preset_notes,
+    validate,
+    with_defaults,
+)  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.figures import SECTIONS  # noqa: E402
 
@@ -89,6 +95,15 @@ def train_settings(model):
 CALIBRATION = "results/partb/calibration.json"
 
 
+def calibration_settings():
+    """What the calibration times: a training step of the class-conditioned model (the largest
+    step of the three) -- only the settings that change its speed, so that editing e.g. epochs
+    or lr does not re-measure (and so rerun every training)."""
+    t = train_settings("class_cond")
+    keys = ("task", "hidden", "batch_size", "channels_last", "p_uncond", "min_snr_gamma", "seed")
+    return {k: t[k] for k in keys}
+
+
 def calibration_input(wildcards):
     """The measured training layout (a checkpoint: training jobs are planned once it exists)."""
     return checkpoints.calibrate.get().output[0]
@@ -100,7 +115,12 @@ def calibration_choice():
     try:
         path = checkpoints.calibrate.get().output[0]
     except IncompleteCheckpointException:
-        return {"amp_bf16": "measured", "threads": workflow.cores, "sample_bf16": "measured"}
+        return {
+            "amp_bf16": "measured",
+            "threads": workflow.cores,
+            "sample_bf16": "measured",
+            "sample_threads": workflow.cores,
+        }
     with open(path) as f:
         return json.load(f)["choice"]
 
@@ -108,6 +128,11 @@ def calibration_choice():
 def train_threads(wildcards):
     """Threads per training job, as measured fastest (all cores, or jobs side by side)."""
     return calibration_choice()["threads"]
+
+
+def sample_threads(wildcards):
+    """Threads per Part B sampling / evaluation job, as measured fastest."""
+    return calibration_choice().get("sample_threads", workflow.cores)
 
 
 def train_params(wildcards):
@@ -255,7 +280,7 @@ def pa_backend():
 def pa_model_input():
     """The DAG edge to the model: Part B's class_cond weights, or the prompt-embedding cache."""
     if PA_BACKEND == "mnist":  # + the measured sampling precision (partb.sample_bf16)
-        return {"model": "results/partb/class_cond/epochs", "calibration": CALIBRATION}
+        return {"model": "results/partb/class_cond/epochs", "calibration": calibration_input(None)}
     return {"prompt_embeds": f"{PA_DIR}/prompt_embeds.pt"}
 
 

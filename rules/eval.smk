@@ -30,7 +30,7 @@ rule eval_sample_time:
     """A larger sample from the final time-conditioned model (the grid has only 40 digits)."""
     input:
         epochs="results/partb/time_cond/epochs",
-        calibration=CALIBRATION,
+        calibration=calibration_input,
         lib=lib("partb", "ddpm", "train", "unet", "data", "io", "device"),
     output:
         npz="results/eval/samples/time_cond.npz",
@@ -40,7 +40,7 @@ rule eval_sample_time:
         "benchmarks/rules/eval_sample_time_cond.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: sample_threads
     resources:
         gpu=gpus(),
     params:
@@ -61,7 +61,7 @@ rule eval_sample_cfg:
     scale, whose row is the final score)."""
     input:
         epochs="results/partb/class_cond/epochs",
-        calibration=CALIBRATION,
+        calibration=calibration_input,
         lib=lib("partb", "ddpm", "train", "unet", "data", "io", "device"),
     output:
         npz=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
@@ -71,7 +71,7 @@ rule eval_sample_cfg:
         "benchmarks/rules/eval_sample_class_cond_cfg.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: sample_threads
     resources:
         gpu=gpus(),
     params:
@@ -145,7 +145,7 @@ rule eval_parta_denoise:
         "benchmarks/rules/eval_parta_denoise.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: sample_threads
     resources:
         gpu=gpus(),
     params:
@@ -218,7 +218,7 @@ rule eval_parta_illusions:
         "benchmarks/rules/eval_parta_illusions.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: sample_threads
     resources:
         gpu=gpus(),
     params:

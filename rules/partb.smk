@@ -46,7 +46,7 @@ checkpoint calibrate:
         threads=PARTB_OPTS["train_threads"],
         sample_bf16=PARTB_OPTS["sample_bf16"],
         jobs=len(MODELS),
-        train=train_settings("class_cond"),
+        train=calibration_settings(),
         device=config["device"],
     script:
         "../scripts/partb_calibrate.py"
@@ -169,7 +169,7 @@ rule sample:
     """B2.3 / B2.5: sample grid (+ raw .npz) from a model after a given epoch."""
     input:
         epochs="results/partb/{model}/epochs",
-        calibration=CALIBRATION,
+        calibration=calibration_input,
         lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
     output:
         png=report(
@@ -189,7 +189,7 @@ rule sample:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: sample_threads
     resources:
         gpu=gpus(),
     params:
@@ -206,7 +206,7 @@ rule sampling_gif:
     """B3: the sampling process x_T -> x_0 of the final model as a GIF."""
     input:
         epochs="results/partb/{model}/epochs",
-        calibration=CALIBRATION,
+        calibration=calibration_input,
         lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
     output:
         gif=report(
@@ -225,7 +225,7 @@ rule sampling_gif:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: sample_threads
     resources:
         gpu=gpus(),
     params:

@@ -2,8 +2,9 @@
 
 Times a few real training steps of the largest configured Part B model for every candidate layout
 (fp32 / bf16 autocast x all threads per job / jobs side by side, fundiff.device.layout_candidates)
-and writes the fastest (fundiff.device.choose_layout) with every measurement; then the sampling
-precision (partb.sample_bf16: auto) from timed UNet forwards of one CPU row chunk. The training rules
+and writes the fastest (fundiff.device.choose_layout) with every measurement; then the same for
+sampling (partb.sample_bf16: auto): timed UNet forwards of one CPU row chunk, fp32 / bf16 x all
+threads per sampling job / jobs side by side. The training rules
 take their precision and threads from this file, so the choice is recorded in their params, the
 checkpoints and the resume fingerprint. On CUDA nothing is timed: bf16 follows the config.
 """
@@ -22,7 +23,6 @@ from fundiff.device import (
     resolve_device,
 )
 from fundiff.io import setup_logging, write_text
-from fundiff.partb import time_sampling_forward
 from fundiff.train import TrainConfig, measure_layout
 
 smk = snakemake  # noqa: F821
@@ -43,10 +43,10 @@ elif amp is not True and amp is not False or threads == "auto":
     bf16 = amp == "auto" or (amp is True and cpu_has_native_bf16())
     fixed = None if threads == "auto" else int(threads)
     cands = layout_candidates(smk.threads, p.jobs, bf16, fixed)
-    cfg = TrainConfig(**p.train)
+    step = {"epochs": 1, "lr": 1e-3, "ema_decay": 0.995, **p.train}  # speed-relevant settings
     for c in cands:
         c["images_per_s"] = measure_layout(
-            TrainConfig(**{**p.train, "amp_bf16": c["amp_bf16"]}), c["threads"], c["concurrent"]
+            TrainConfig(**{**step, "amp_bf16": c["amp_bf16"]}), c["threads"], c["concurrent"]
         )
         log.info("calibration: %s", c)
     out["measured"] = cands
@@ -55,22 +55,26 @@ else:  # nothing to choose: precision and threads fixed by the config
     native = amp is True and cpu_has_native_bf16()
     out["measured"] = []
     out["choice"] = {"amp_bf16": native, "threads": int(threads)}
-# sampling: the UNet forward of one CPU row chunk, fp32 vs bf16 autocast, at the rule's threads
+# sampling: UNet forwards of one CPU row chunk, fp32 / bf16 autocast x all threads per sampling
+# job / jobs side by side (partb.sample_bf16: auto; the sampling rules take these threads)
 sample_amp = p.sample_bf16
-if device.type == "cuda" or sample_amp is not True and sample_amp is not False:
-    out["sampling_measured"] = []
-    if device.type == "cuda":
-        out["choice"]["sample_bf16"] = sample_amp is True
-    else:
-        torch.set_num_threads(smk.threads)
-        rates = {amp: time_sampling_forward(p.train["hidden"], amp) for amp in (False, True)}
-        out["sampling_measured"] = [
-            {"bf16": amp, "threads": smk.threads, "images_per_s": r} for amp, r in rates.items()
-        ]
-        out["choice"]["sample_bf16"] = bool(rates[True] > 1.03 * rates[False])
-        log.info("sampling images/s: fp32 %.0f, bf16 %.0f", rates[False], rates[True])
+out["sampling_measured"] = []
+if device.type == "cuda":
+    out["choice"].update(sample_bf16=sample_amp is True, sample_threads=smk.threads)
 else:
-    out["choice"]["sample_bf16"] = bool(sample_amp)
+    step = {"epochs": 1, "lr": 1e-3, **p.train}
+    cands = layout_candidates(smk.threads, smk.threads, sample_amp is not False)
+    if sample_amp is True:
+        cands = [c for c in cands if c["amp_bf16"]]
+    for c in cands:
+        c["images_per_s"] = measure_layout(
+            TrainConfig(**{**step, "amp_bf16": c["amp_bf16"]}), c["threads"], c["concurrent"],
+            what="sample",
+        )  # fmt: skip
+        log.info("calibration (sampling): %s", c)
+    out["sampling_measured"] = cands
+    best = choose_layout(cands)
+    out["choice"].update(sample_bf16=best["amp_bf16"], sample_threads=best["threads"])
 out["seconds"] = round(time.perf_counter() - t0, 2)
 log.info("calibration choice: %s (%.1f s)", out["choice"], out["seconds"])
 write_text(smk.output[0], json.dumps(out, indent=1, sort_keys=True) + "\n")

@@ -46,7 +46,7 @@ PARTA_MODEL = {
     "eval_parta_inpaint": 1,
     "eval_parta_summary": 1,
 }
-EVAL_CLASS = {"eval_sample_cfg": 2, "eval_partb": 1}  # CFG-sweep samples + scores
+EVAL_CLASS = {"eval_sample_cfg": 1, "eval_partb": 1}  # CFG-sweep samples (one job) + scores
 EVAL_TIME = {"eval_sample_time": 1}
 MODELS_DOWNSTREAM = {**TRAIN, **SAMPLE, **PARTA_MODEL, **EVAL_CLASS, **EVAL_TIME}
 PAGE = {"report": 1, "all": 1}

@@ -7,6 +7,7 @@ Each file is recognised by its *structure*, not its name, so files added later a
   (cold ``snakemake --cores all`` and an up-to-date dry run) and ``fa24_partb*`` when present
 * ``benchmark: tune_class_cond``: accuracy / FD ratio per training setting (tune_class_cond.py)
 * ``benchmark: embedded_pipeline_cold``: one cold run of the embedded preset (wall seconds)
+* ``benchmark: hybrid_sweep`` (``benchmarks/hybrid_sweep.py``): the best A1.9 setting
 * ``benchmark: cold_run`` (``benchmarks/cold_run.py``): a cold run with its measured layout,
   per-rule seconds and final scores
 * ``workflow_s`` / ``baseline_s`` / ``ratio``: dry-run overhead (``benchmarks/dryrun_overhead.py``)
@@ -164,6 +165,7 @@ def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
             "training bf16" if choice.get("amp_bf16") else "training fp32",
             f"{choice.get('threads', '?')} thread(s) per training",
             "sampling bf16" if choice.get("sample_bf16") else "sampling fp32",
+            f"{choice.get('sample_threads', '?')} thread(s) per sampling job",
         ]
     )
     q = d.get("quality") or {}
@@ -221,6 +223,21 @@ def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
                 "snakemake --cores all",
                 f"{d['wall_seconds']:.0f} s",
                 note=note,
+            )
+        ]
+    elif d.get("benchmark") == "hybrid_sweep" and isinstance(d.get("best"), dict):
+        b = d["best"]
+        pairs = ", ".join(f"{k} {v['both']:.0%}" for k, v in (b.get("pairs") or {}).items())
+        rows = [
+            _row(
+                name,
+                "hybrid images (A1.9) setting sweep",
+                machine,
+                "cpu",
+                f"best of {len(d.get('settings', []))}: kernel {b.get('kernel_size')}, sigma "
+                f"{b.get('sigma')}, CFG {b.get('guidance_scale')}, stride {b.get('stride')}",
+                f"worst pair {b.get('min_both', 0):.0%} both views",
+                note=f"n = {d.get('n_per_pair')} per pair: {pairs}",
             )
         ]
     elif d.get("benchmark") == "cold_run" and _num(d.get("wall_seconds")):

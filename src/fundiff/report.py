@@ -455,15 +455,16 @@ def layout_note(calibration) -> dict | None:
     choice = (
         f"training {'bf16 autocast' if ch.get('amp_bf16') else 'fp32'}, "
         f"{ch.get('threads')} thread(s) per training job; sampling "
-        f"{'bf16 autocast' if ch.get('sample_bf16') else 'fp32'}"
+        f"{'bf16 autocast' if ch.get('sample_bf16') else 'fp32'}, "
+        f"{ch.get('sample_threads', '?')} thread(s) per sampling job"
     )
     measured = [
         f"train {'bf16' if m['amp_bf16'] else 'fp32'} x {m['threads']} thread(s) x "
         f"{m['concurrent']} side by side: {m['images_per_s']:.0f} images/s"
         for m in c.get("measured", [])
     ] + [
-        f"sample {'bf16' if m['bf16'] else 'fp32'} at {m['threads']} thread(s): "
-        f"{m['images_per_s']:.0f} images/s"
+        f"sample {'bf16' if m['amp_bf16'] else 'fp32'} x {m['threads']} thread(s) x "
+        f"{m['concurrent']} side by side: {m['images_per_s']:.0f} images/s"
         for m in c.get("sampling_measured", [])
     ]
     return {"cpu": c.get("cpu_model", ""), "choice": choice, "measured": measured}

@@ -280,29 +280,45 @@ def time_train_steps(
     return statistics.median(rates)
 
 
+def _timed(cfg: TrainConfig, what: str, warmup_only: bool = False) -> float:
+    """images/s of one training step (``what="train"``) or one sampling forward of a CPU row
+    chunk (``"sample"``, bf16 autocast when ``cfg.amp_bf16``) for ``cfg``'s model."""
+    cpu = torch.device("cpu")
+    if what == "sample":
+        from .partb import time_sampling_forward
+
+        if warmup_only:
+            return time_sampling_forward(cfg.hidden, cfg.amp_bf16, reps=1, rounds=1)
+        return time_sampling_forward(cfg.hidden, cfg.amp_bf16)
+    if warmup_only:
+        return time_train_steps(cfg, cpu, steps=2, warmup=2, rounds=1)
+    return time_train_steps(cfg, cpu)
+
+
 def _timed_worker() -> None:
     """Child of :func:`measure_layout` (``python -m fundiff.train``): reads the config and
     threads from stdin, warms up, says "ready", waits for "go", prints its images/s."""
     req = json.loads(sys.stdin.readline())
     torch.set_num_threads(req["threads"])
     cfg = TrainConfig(**req["cfg"])
-    time_train_steps(cfg, torch.device("cpu"), steps=2, warmup=2, rounds=1)  # warm up alone
+    _timed(cfg, req["what"], warmup_only=True)  # warm up alone
     print("ready", flush=True)
-    sys.stdin.readline()  # "go": every copy starts timing at once, as they would train
-    print(json.dumps(time_train_steps(cfg, torch.device("cpu"))), flush=True)
+    sys.stdin.readline()  # "go": every copy starts timing at once, as they would run
+    print(json.dumps(_timed(cfg, req["what"])), flush=True)
 
 
-def measure_layout(cfg: TrainConfig, threads: int, concurrent: int) -> float:
-    """Total CPU training throughput (images/s) of ``concurrent`` processes training ``cfg`` at
-    ``threads`` threads each, side by side (each a fresh spawned process, timed together)."""
+def measure_layout(cfg: TrainConfig, threads: int, concurrent: int, what: str = "train") -> float:
+    """Total CPU throughput (images/s) of ``concurrent`` processes each training ``cfg``
+    (``what="train"``) or sampling with its model (``"sample"``) at ``threads`` threads, side by
+    side (fresh worker processes, timed together; one alone is timed in this process)."""
     import subprocess
 
     if concurrent == 1:  # alone: time it here (no process start)
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            time_train_steps(cfg, torch.device("cpu"), steps=2, warmup=2, rounds=1)
-            return time_train_steps(cfg, torch.device("cpu"))
+            _timed(cfg, what, warmup_only=True)
+            return _timed(cfg, what)
         finally:
             torch.set_num_threads(before)
     # fresh interpreters (not multiprocessing: it would re-run a Snakemake script's __main__)
@@ -317,7 +333,7 @@ def measure_layout(cfg: TrainConfig, threads: int, concurrent: int) -> float:
         )
         for _ in range(concurrent)
     ]
-    request = json.dumps({"cfg": asdict(cfg), "threads": threads}) + "\n"
+    request = json.dumps({"cfg": asdict(cfg), "threads": threads, "what": what}) + "\n"
     for p in procs:
         p.stdin.write(request)
         p.stdin.flush()
