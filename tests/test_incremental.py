@@ -24,6 +24,7 @@ TINY = ["--cores", "1", "--configfile", "configs/tiny.yaml"]
 
 # Jobs of the tiny preset, by what they depend on.
 TRAIN = {"train": 3, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1}
+CALIBRATE = {"calibrate": 1}  # the measured layout (its params: device, model width, batch)
 SAMPLE = {"sample": 4, "sampling_gif": 2}
 # every Part A model job (they all run on Part B's final class_cond weights) + its table merges
 PARTA_MODEL = {
@@ -98,7 +99,8 @@ CONFIG_CASES = [
         },
     ),
     # The device is a parameter of the rules that run models (results may differ across devices).
-    ("device", "device: cpu", {"train_classifier": 1, **MODELS_DOWNSTREAM, **PAGE}),
+    # (the calibration is measured for a device: it reruns, and with it every training)
+    ("device", "device: cpu", {"train_classifier": 1, **CALIBRATE, **MODELS_DOWNSTREAM, **PAGE}),
     # A resource, not a parameter: nothing to do.
     ("gpus_per_job", "gpus_per_job: 1", {}),
     # Guidance reruns the CFG rules (A0, A1.6, SDEdit, inpainting, anagrams, hybrids) and their
@@ -144,7 +146,7 @@ CONFIG_CASES = [
 
 # (id, file, how it is edited, expected jobs)
 SOURCE_CASES = [
-    ("unet.py edited", "src/fundiff/unet.py", "append", {**MODELS_DOWNSTREAM, **PAGE}),
+    ("unet.py edited", "src/fundiff/unet.py", "append", {**CALIBRATE, **MODELS_DOWNSTREAM, **PAGE}),
     (
         "viz.py edited",
         "src/fundiff/viz.py",
