@@ -74,6 +74,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     model = cpu_model()
     name = args.name or re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")
+    commit = git_describe()  # what is copied and measured
     with tempfile.TemporaryDirectory() as tmp:
         wd = Path(tmp) / "workflow"
         copy_repo(wd)
@@ -101,7 +102,7 @@ def main(argv=None) -> dict:
                 "platform": platform.platform(),
                 "python": platform.python_version(),
             },
-            "git": git_describe(),
+            "git": commit,
             "wall_seconds": round(cold, 1),
             "dry_run_seconds": round(dry, 2),
             "jobs": proc.stderr.count("Finished jobid"),
