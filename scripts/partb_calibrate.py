@@ -61,6 +61,8 @@ sample_amp = p.sample_bf16
 out["sampling_measured"] = []
 if device.type == "cuda":
     out["choice"].update(sample_bf16=sample_amp is True, sample_threads=smk.threads)
+elif sample_amp in (True, False) and threads != "auto":  # fixed by the config: nothing to time
+    out["choice"].update(sample_bf16=bool(sample_amp), sample_threads=int(threads))
 else:
     step = {"epochs": 1, "lr": 1e-3, **p.train}
     cands = layout_candidates(smk.threads, smk.threads, sample_amp is not False)
