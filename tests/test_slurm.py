@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 # Rules that declare `gpu=gpus()` (model rules of Parts A and B and the evaluation) ...
 GPU_RULES = {
-    "train", "sample", "sampling_gif",
+    "calibrate", "train", "sample", "sampling_gif",
     "train_classifier", "eval_sample_cfg", "eval_sample_time", "eval_partb",
     "parta_a0", "parta_forward", "parta_blur", "parta_one_step", "parta_iterative",
     "parta_sample", "parta_cfg", "parta_sdedit", "parta_inpaint", "parta_pair",
