@@ -93,6 +93,8 @@ def train_settings(model):
 
 
 CALIBRATION = "results/partb/calibration.json"
+# cores a measured layout may use: this machine's, never a cluster profile's whole `cores`
+LAYOUT_CORES = max(1, min(workflow.cores, os.cpu_count() or 1))
 
 
 def calibration_settings():
@@ -117,9 +119,9 @@ def calibration_choice():
     except IncompleteCheckpointException:
         return {
             "amp_bf16": "measured",
-            "threads": workflow.cores,
+            "threads": LAYOUT_CORES,
             "sample_bf16": "measured",
-            "sample_threads": workflow.cores,
+            "sample_threads": LAYOUT_CORES,
         }
     with open(path) as f:
         return json.load(f)["choice"]
@@ -132,7 +134,7 @@ def train_threads(wildcards):
 
 def sample_threads(wildcards):
     """Threads per Part B sampling / evaluation job, as measured fastest."""
-    return calibration_choice().get("sample_threads", workflow.cores)
+    return calibration_choice().get("sample_threads", LAYOUT_CORES)
 
 
 def train_params(wildcards):

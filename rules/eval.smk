@@ -15,7 +15,7 @@ rule train_classifier:
         "benchmarks/rules/train_classifier.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: LAYOUT_CORES
     resources:
         gpu=gpus(),
     params:
@@ -110,7 +110,7 @@ rule eval_partb:
         "logs/eval/eval_partb.log",
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: LAYOUT_CORES
     resources:
         gpu=gpus(),
     params:

@@ -38,9 +38,11 @@ checkpoint calibrate:
         "logs/partb/calibrate.log",
     conda:
         "../envs/fundiff.yaml"
-    threads: workflow.cores
+    threads: LAYOUT_CORES
     resources:
         gpu=gpus(),
+        mem_mb=2000,  # a few D=32 training steps per candidate (~0.8 GB peak per process)
+        runtime=10,
     params:
         amp_bf16=PARTB_OPTS["amp_bf16"],
         threads=PARTB_OPTS["train_threads"],
