@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
         "far_sigma": args.far_sigma,
         "pairs": pairs,
         "seconds": round(time.perf_counter() - t0, 1),
-        "best": {k: v for k, v in rows[0].items()},
+        "best": dict(rows[0]),
         "settings": rows,
     }
     path = REPO / "benchmarks" / "results" / f"hybrid_sweep_{args.name}.json"
