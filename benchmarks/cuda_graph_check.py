@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from fundiff.train import TrainConfig, train  # noqa: E402
+from fundiff.diffusion.train import TrainConfig, train  # noqa: E402
 
 
 def run(cuda_graph: bool, device: torch.device, tmp: Path) -> tuple[list[float], dict]:

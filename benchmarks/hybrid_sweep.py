@@ -4,8 +4,8 @@
         --classifier results/eval/classifier.pt [--n 32] [--name NAME]
 
 For every (kernel, sigma, guidance scale, Part A stride) the configured hybrid pairs are sampled
-(n per pair, one batch, the Part A loop fundiff.parta.hybrid through fundiff.parta_eval) and
-judged as the pipeline judges them (fundiff.evaluate.hybrid_success: blurred with sigma
+(n per pair, one batch, the Part A loop fundiff.parta.loops.hybrid through fundiff.evaluation.samples) and
+judged as the pipeline judges them (fundiff.evaluation.metrics.hybrid_success: blurred with sigma
 ``far_sigma`` = prompt 1, as is = prompt 2). Writes benchmarks/results/hybrid_sweep_<name>.json
 with every setting's per-pair "both" rate, sorted by the worst pair.
 """
@@ -25,11 +25,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from fundiff import ddpm, parta_eval  # noqa: E402
-from fundiff import evaluate as ev  # noqa: E402
-from fundiff.backends import load_backend  # noqa: E402
-from fundiff.backends.mnist import parse_prompt  # noqa: E402
 from fundiff.device import cpu_model_name  # noqa: E402
+from fundiff.diffusion import ddpm  # noqa: E402
+from fundiff.evaluation import classifier, metrics  # noqa: E402
+from fundiff.evaluation import samples as parta_eval  # noqa: E402
+from fundiff.parta.backends import load_backend  # noqa: E402
+from fundiff.parta.backends.mnist import parse_prompt  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -49,7 +50,7 @@ def main(argv=None) -> dict:
     pairs = [p["prompts"] for p in cfg["parta"]["hybrids"]["pairs"]]
     start = cfg["parta"]["timesteps"]["start"]
     backend = load_backend({"name": "mnist", "bf16": args.bf16}, "cpu", checkpoint=args.checkpoint)
-    clf = ev.load_classifier(args.classifier)
+    clf = classifier.load_classifier(args.classifier)
     rows, t0 = [], time.perf_counter()
     grid = itertools.product(
         [int(k) for k in args.kernels.split(",")],
@@ -67,7 +68,9 @@ def main(argv=None) -> dict:
             xs = x[i * args.n : (i + 1) * args.n]
             far = [parse_prompt(p1)] * args.n
             near = [parse_prompt(p2)] * args.n
-            per_pair["_".join((p1, p2))] = ev.hybrid_success(clf, xs, far, near, args.far_sigma)
+            per_pair["_".join((p1, p2))] = metrics.hybrid_success(
+                clf, xs, far, near, args.far_sigma
+            )
         both = [r["both"] for r in per_pair.values()]
         row = {"kernel_size": kernel, "sigma": sigma, "guidance_scale": scale, "stride": stride,
                "min_both": min(both), "mean_both": sum(both) / len(both), "pairs": per_pair}  # fmt: skip

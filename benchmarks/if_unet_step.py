@@ -2,9 +2,9 @@
 
 Times, on one GPU in fp16, the noise estimate of one step of our strided loop
 (990 -> 0, stride 30) with classifier-free guidance done two ways, side by side:
-  * batched: conditional and unconditional halves in ONE forward of batch 2N (fundiff.ddpm.cfg_batched)
+  * batched: conditional and unconditional halves in ONE forward of batch 2N (fundiff.diffusion.ddpm.cfg_batched)
   * two forwards: conditional and unconditional separately (the spec notebook's way)
-plus the whole 33-step loop (fundiff.ddpm.sample_loop, learned-range variance) with the batched
+plus the whole 33-step loop (fundiff.diffusion.ddpm.sample_loop, learned-range variance) with the batched
 CFG. The UNet config is IF-I-XL-v1.0's (4.3 B parameters; deepfloyd-facts §1.6); weights are
 random, which does not change the cost. Prints JSON.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from fundiff import ddpm  # noqa: E402
+from fundiff.diffusion import ddpm  # noqa: E402
 
 IF_I_XL = {
     "act_fn": "gelu",

@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 import torch  # noqa: E402
 
-from fundiff import ddpm  # noqa: E402
 from fundiff.device import bf16_autocast_enabled  # noqa: E402
-from fundiff.train import (  # noqa: E402
+from fundiff.diffusion import ddpm  # noqa: E402
+from fundiff.diffusion.train import (  # noqa: E402
     GraphedTrainStep,
     TrainConfig,
     autocast_for,
@@ -49,9 +49,9 @@ from fundiff.train import (  # noqa: E402
     train,
     train_step,
 )
-from fundiff.unet import CPU_MAX_ROWS, UNet, forward_chunked  # noqa: E402
+from fundiff.diffusion.unet import CPU_MAX_ROWS, UNet, forward_chunked  # noqa: E402
 
-# The fa24 spec's three Part B trainings (configs/fa24.yaml; tests/test_benchmarks.py checks that
+# The fa24 spec's three Part B trainings (configs/fa24.yaml; tests/unit/core/test_benchmark_scripts.py checks that
 # these match it, since the GPU box may lack pyyaml).
 FA24_PARTB = {
     "denoiser": dict(task="denoiser", hidden=128, batch_size=256, epochs=5, lr=1e-4, sigma=0.5),
@@ -88,9 +88,9 @@ def _digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def ours_runner(cfg: TrainConfig, images, labels, device, steps: int, compile: str | None = None):
-    """fundiff.train's inner loop: data resident on the device, index gathers, channels_last,
+    """fundiff.diffusion.train's inner loop: data resident on the device, index gathers, channels_last,
     fused Adam + bf16 autocast on CUDA (as cfg says), no host sync inside the timed steps; with
-    ``cfg.cuda_graph`` each step is one CUDA-graph replay (fundiff.train.GraphedTrainStep)."""
+    ``cfg.cuda_graph`` each step is one CUDA-graph replay (fundiff.diffusion.train.GraphedTrainStep)."""
     x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
     y_all = labels.to(device)
     model, opt, _, ema, memory_format = build_training(cfg, device)
@@ -303,7 +303,7 @@ def _fa24_mnist() -> tuple[torch.Tensor, torch.Tensor, str]:
 
 
 def bench_fa24_partb(device: torch.device, compile: str | None, cuda_graph: bool = True) -> dict:
-    """fundiff.train.train on the three fa24 trainings with the fa24 preset's speed settings
+    """fundiff.diffusion.train.train on the three fa24 trainings with the fa24 preset's speed settings
     (channels_last, bf16 autocast, whole-step CUDA graphs); epoch checkpoints written as usual."""
     images, labels, data_note = _fa24_mnist()
     cuda = device.type == "cuda"

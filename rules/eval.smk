@@ -5,7 +5,7 @@ rule train_classifier:
     """A small CNN on the real training digits; its held-out accuracy is part of the summary."""
     input:
         mnist="results/data/mnist.pt",
-        lib=lib("evaluate", "io", "device"),
+        lib=script_lib("eval_classifier"),
     output:
         model="results/eval/classifier.pt",
         info="results/eval/classifier.json",
@@ -31,7 +31,7 @@ rule eval_sample_time:
     input:
         epochs="results/partb/time_cond/epochs",
         calibration=calibration_input,
-        lib=lib("partb", "ddpm", "train", "unet", "data", "io", "device"),
+        lib=script_lib("eval_sample"),
     output:
         npz="results/eval/samples/time_cond.npz",
     log:
@@ -62,7 +62,7 @@ rule eval_sample_cfg:
     input:
         epochs="results/partb/class_cond/epochs",
         calibration=calibration_input,
-        lib=lib("partb", "ddpm", "train", "unet", "data", "io", "device"),
+        lib=script_lib("eval_sample"),
     output:
         npz=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
     log:
@@ -96,7 +96,7 @@ rule eval_partb:
         grids=eval_grid_npzs(),
         time_cond="results/eval/samples/time_cond.npz",
         sweep=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
-        lib=lib("evaluate", "viz", "io", "device", "figures"),
+        lib=script_lib("eval_partb"),
     output:
         epochs_csv="results/eval/partb_epochs.csv",
         epochs_png="results/eval/partb_epochs.png",
@@ -134,7 +134,7 @@ rule eval_parta_denoise:
     averaged over held-out digits (mnist) or the configured images (deepfloyd)."""
     input:
         unpack(pa_eval_denoise_inputs),
-        lib=pa_eval_lib("parta_eval", "evaluate", "images", "data"),
+        lib=script_lib("eval_parta_denoise"),
     output:
         csv="results/eval/parta_denoise.csv",
         png="results/eval/parta_denoise.png",
@@ -161,7 +161,7 @@ rule eval_parta_sdedit:
     """PSNR / MSE of every SDEdit result to its original vs i_start (from the saved arrays)."""
     input:
         npz=[f"{PA_DIR}/{s}/table.npz" for s in PA_SDEDIT],
-        lib=lib("evaluate", "figures", "viz", "io", "parta_run"),
+        lib=script_lib("eval_parta_sdedit"),
     output:
         csv="results/eval/parta_sdedit.csv",
         png="results/eval/parta_sdedit.png",
@@ -184,7 +184,7 @@ rule eval_parta_inpaint:
     """Inpainting error inside vs outside the mask (from the saved arrays)."""
     input:
         npz=f"{PA_DIR}/a1_7_2/table.npz",
-        lib=lib("evaluate", "figures", "viz", "io", "parta_run"),
+        lib=script_lib("eval_parta_inpaint"),
     output:
         csv="results/eval/parta_inpaint.csv",
         png="results/eval/parta_inpaint.png",
@@ -206,7 +206,7 @@ rule eval_parta_illusions:
     input:
         unpack(pa_model_inputs),
         classifier="results/eval/classifier.pt",
-        lib=pa_eval_lib("parta_eval", "evaluate"),
+        lib=script_lib("eval_parta_illusions"),
     output:
         csv="results/eval/parta_illusions.csv",
         png="results/eval/parta_illusions.png",
@@ -238,7 +238,7 @@ rule eval_parta_summary:
     """Every Part A metric in results/eval/parta_summary.json."""
     input:
         unpack(pa_eval_summary_inputs),
-        lib=lib("evaluate", "io"),
+        lib=script_lib("eval_parta_summary"),
     output:
         "results/eval/parta_summary.json",
     log:
@@ -255,7 +255,7 @@ rule benchmarks_table:
     """The committed benchmarks/results/*.json as one table (unknown files: a logged note)."""
     input:
         results=benchmark_results(),
-        lib=lib("benchsummary", "figures", "io"),
+        lib=script_lib("benchmarks_table"),
     output:
         csv="results/benchmarks/table.csv",
         table="results/benchmarks/table.json",

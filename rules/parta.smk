@@ -7,7 +7,7 @@ rule parta_image:
     """An input image from its configured source (url / skimage / file / mnist) as a PNG."""
     input:
         unpack(pa_source_inputs),
-        lib=lib("images", "io", "parta_run"),
+        lib=script_lib("parta_image"),
     output:
         "results/images/{image}.png",
     log:
@@ -25,7 +25,7 @@ rule parta_image:
 rule encode_prompts:
     """DeepFloyd: every configured prompt through the T5 encoder once (max_length 77)."""
     input:
-        lib=lib("backends/deepfloyd", "backends/__init__", "io", "device", "parta_run"),
+        lib=script_lib("parta_encode"),
     output:
         f"{PA_DIR}/prompt_embeds.pt",
     log:
@@ -46,7 +46,7 @@ rule parta_a0:
     """A0: text-to-image for the configured prompts with {steps} steps (+ stage II for IF)."""
     input:
         unpack(pa_model_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_a0"),
     output:
         cells=pa_cells("a0", "{steps}"),
         part=f"{PA_DIR}/a0/parts/{{steps}}.json",
@@ -70,7 +70,7 @@ rule parta_forward:
     """A1.1: the test image noised to each configured t."""
     input:
         unpack(pa_test_image_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_noisy"),
     output:
         cells=pa_cells("a1_1"),
         table=f"{PA_DIR}/a1_1/table.json",
@@ -95,7 +95,7 @@ rule parta_blur:
     """A1.2: Gaussian-blur denoising of the noisy test images."""
     input:
         unpack(pa_test_image_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_noisy"),
     output:
         cells=pa_cells("a1_2"),
         table=f"{PA_DIR}/a1_2/table.json",
@@ -121,7 +121,7 @@ rule parta_one_step:
     """A1.3: one-step denoising of the noisy test images with the pretrained UNet."""
     input:
         unpack(pa_test_image_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_noisy"),
     output:
         cells=pa_cells("a1_3"),
         table=f"{PA_DIR}/a1_3/table.json",
@@ -146,7 +146,7 @@ rule parta_iterative:
     """A1.4: iterative denoising from i_start (every k-th step) + the comparison row."""
     input:
         unpack(pa_test_image_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_iterative"),
     output:
         cells=pa_cells("a1_4"),
         iterative=f"{PA_DIR}/a1_4/iterative.json",
@@ -173,7 +173,7 @@ rule parta_sample:
     """A1.5: samples from pure noise (no guidance)."""
     input:
         unpack(pa_model_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_sample"),
     output:
         cells=pa_cells("a1_5"),
         table=f"{PA_DIR}/a1_5/table.json",
@@ -196,7 +196,7 @@ rule parta_cfg:
     """A1.6: samples with classifier-free guidance."""
     input:
         unpack(pa_model_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_sample"),
     output:
         cells=pa_cells("a1_6"),
         table=f"{PA_DIR}/a1_6/table.json",
@@ -219,7 +219,7 @@ rule parta_sdedit:
     """A1.7 / A1.7.1 / A1.7.3: SDEdit of one {image} at every configured i_start."""
     input:
         unpack(pa_image_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_sdedit"),
     output:
         cells=pa_cells("{sdir}", "{image}"),
         part=f"{PA_DIR}/{{sdir}}/parts/{{image}}.json",
@@ -246,7 +246,7 @@ rule parta_inpaint:
     """A1.7.2: inpaint one {image} inside its configured mask."""
     input:
         unpack(pa_image_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_inpaint"),
     output:
         cells=pa_cells("a1_7_2", "{image}"),
         part=f"{PA_DIR}/a1_7_2/parts/{{image}}.json",
@@ -272,7 +272,7 @@ rule parta_pair:
     """A1.8 visual anagram / A1.9 hybrid image for one prompt {pair}."""
     input:
         unpack(pa_model_inputs),
-        lib=pa_lib(),
+        lib=script_lib("parta_pair"),
     output:
         cells=f"{PA_DIR}/{{sdir}}/{{pair}}.png",
         part=f"{PA_DIR}/{{sdir}}/parts/{{pair}}.json",
@@ -300,7 +300,7 @@ rule parta_table:
     """Merge a parted section's rows (one per step count / image / pair) into its table."""
     input:
         parts=pa_part_inputs,
-        lib=lib("parta_run", "figures", "io"),
+        lib=script_lib("parta_table"),
     output:
         table=f"{PA_DIR}/{{sdir}}/table.json",
         npz=f"{PA_DIR}/{{sdir}}/table.npz",

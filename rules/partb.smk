@@ -5,7 +5,7 @@ rule noising_grid:
     """B1.2: digits with z = x + sigma * eps for each configured sigma."""
     input:
         mnist="results/data/mnist.pt",
-        lib=lib("partb", "viz", "io", "data", "figures"),
+        lib=script_lib("partb_noising"),
     output:
         png=report(
             "results/partb/noising/grid.png",
@@ -31,7 +31,7 @@ checkpoint calibrate:
     """Training precision (fp32 / bf16 autocast) and threads per job, chosen by timing a few real
     steps of each candidate on this machine (partb.amp_bf16 / partb.train_threads: auto)."""
     input:
-        lib=lib("train", "unet", "ddpm", "io", "device"),
+        lib=script_lib("partb_calibrate"),
     output:
         CALIBRATION,
     log:
@@ -59,7 +59,7 @@ rule train:
     input:
         mnist="results/data/mnist.pt",
         calibration=calibration_input,
-        lib=lib("train", "unet", "ddpm", "io", "device"),
+        lib=script_lib("partb_train"),
     output:
         epochs=directory("results/partb/{model}/epochs"),
         losses="results/partb/{model}/losses.csv",
@@ -86,7 +86,7 @@ rule loss_curve:
     input:
         losses="results/partb/{model}/losses.csv",
         calibration=calibration_input,
-        lib=lib("viz", "figures", "partb"),
+        lib=script_lib("partb_loss_curve"),
     output:
         png=report(
             "results/partb/{model}/loss.png",
@@ -112,7 +112,7 @@ rule denoise_test:
     input:
         mnist="results/data/mnist.pt",
         epochs="results/partb/denoiser/epochs",
-        lib=lib("partb", "train", "unet", "viz", "io", "data", "figures"),
+        lib=script_lib("partb_denoise"),
     output:
         png=report(
             "results/partb/denoiser/denoised/epoch_{epoch}.png",
@@ -141,7 +141,7 @@ rule denoise_ood:
     input:
         mnist="results/data/mnist.pt",
         epochs="results/partb/denoiser/epochs",
-        lib=lib("partb", "train", "unet", "viz", "io", "data", "figures"),
+        lib=script_lib("partb_ood"),
     output:
         png=report(
             "results/partb/denoiser/ood.png",
@@ -172,7 +172,7 @@ rule sample:
     input:
         epochs="results/partb/{model}/epochs",
         calibration=calibration_input,
-        lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
+        lib=script_lib("partb_sample"),
     output:
         png=report(
             "results/partb/{model}/samples/epoch_{epoch}.png",
@@ -209,7 +209,7 @@ rule sampling_gif:
     input:
         epochs="results/partb/{model}/epochs",
         calibration=calibration_input,
-        lib=lib("partb", "ddpm", "train", "unet", "viz", "io", "device", "figures"),
+        lib=script_lib("partb_gif"),
     output:
         gif=report(
             "results/partb/{model}/sampling.gif",

@@ -20,7 +20,7 @@ rule report:
             "report/style.css",
             "report/sections.yaml",
         ],
-        lib=lib("report", "figures", "io", "device"),
+        lib=script_lib("report"),
     output:
         html="results/report/index.html",
         md="results/report/README.md",

@@ -1,5 +1,5 @@
 # Inputs of the writeup (rule report) that other parts provide. Part A plugs in through helpers in
-# rules/common.smk: parta_tables() (its JSON table specs, fundiff.figures), parta_figures() (the
+# rules/common.smk: parta_tables() (its JSON table specs, fundiff.report.tables), parta_figures() (the
 # images they show) and optionally parta_benchmarks() (benchmark: files of its expensive rules).
 # Until Part A defines them they are empty lists here (a definition in common.smk wins).
 if "parta_tables" not in globals():

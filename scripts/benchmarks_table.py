@@ -1,14 +1,14 @@
 """Rule benchmarks_table: the committed benchmarks/results/*.json as one table for the report.
 
-Files are recognised by their structure (fundiff.benchsummary); one that is not recognised is
+Files are recognised by their structure (fundiff.report.benchmarks); one that is not recognised is
 skipped with a note in the log and under the table, never an error.
 """
 
 import pandas as pd
 
-from fundiff import figures
-from fundiff.benchsummary import COLUMNS, summarize_all, table_data
 from fundiff.io import setup_logging, write_csv
+from fundiff.report import tables as figures
+from fundiff.report.benchmarks import COLUMNS, summarize_all, table_data
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])

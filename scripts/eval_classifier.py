@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from fundiff.device import resolve_device, setup_torch
-from fundiff.evaluate import ClassifierConfig, embed, save_classifier, train_classifier
+from fundiff.evaluation.classifier import ClassifierConfig, embed, save_classifier, train_classifier
 from fundiff.io import setup_logging, write_text
 
 smk = snakemake  # noqa: F821

@@ -2,7 +2,7 @@
 
 At every configured Part A noise level t, a batch of clean images (mnist: held-out test digits;
 deepfloyd: the configured photos) is noised with parta.forward and denoised by the same
-functions as A1.2 - A1.4 (fundiff.parta_eval.denoise_estimates); the noisy x_t is scored too.
+functions as A1.2 - A1.4 (fundiff.evaluation.samples.denoise_estimates); the noisy x_t is scored too.
 Writes the tidy CSV (one row per image, t and method), a plot and a table spec.
 """
 
@@ -12,12 +12,13 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from fundiff import evaluate as ev
-from fundiff import figures, parta_eval
 from fundiff.data import pick_digits
-from fundiff.images import prepare
+from fundiff.evaluation import metrics, plots
+from fundiff.evaluation import samples as parta_eval
 from fundiff.io import write_csv
-from fundiff.parta_run import backend_from_rule, load_image, run
+from fundiff.parta.images import prepare
+from fundiff.report import tables as figures
+from fundiff.workflow.script import backend_from_rule, load_image, run
 
 NAMES = {
     "noisy": "noisy x_t",
@@ -54,10 +55,10 @@ def main(smk, log):
     est = parta_eval.denoise_estimates(
         backend, x_0, list(p.t), list(p.timesteps), cond, p.blur, p.seed
     )
-    df = pd.DataFrame(ev.denoising_metrics(x01.clamp(0, 1), est, names))
+    df = pd.DataFrame(metrics.denoising_metrics(x01.clamp(0, 1), est, names))
     write_csv(df, smk.output.csv)
-    summary = ev.mean_std(df, ["method", "t"], ["psnr", "ssim"])
-    ev.plot_denoising(summary, smk.output.png)
+    summary = metrics.mean_std(df, ["method", "t"], ["psnr", "ssim"])
+    plots.plot_denoising(summary, smk.output.png)
     rows = [
         [
             NAMES.get(r.method, r.method),

@@ -1,7 +1,7 @@
 """Rule eval_parta_illusions (mnist backend): success rates of visual anagrams and hybrids.
 
 N samples of every configured pair are made in one batch by the same Part A loops as A1.8 / A1.9
-(fundiff.parta_eval.illusion_samples) and judged by the digit classifier trained on real digits:
+(fundiff.evaluation.samples.illusion_samples) and judged by the digit classifier trained on real digits:
 
 * anagram  upright classified as prompt 1 AND turned (parta.anagrams.view: flip or rotate180,
            the view the loop denoised for prompt 2) as prompt 2
@@ -11,19 +11,21 @@ N samples of every configured pair are made in one batch by the same Part A loop
 
 import pandas as pd
 
-from fundiff import evaluate as ev
-from fundiff import figures, parta, parta_eval
-from fundiff.backends.mnist import parse_prompt
 from fundiff.device import resolve_device
+from fundiff.evaluation import classifier, metrics, plots
+from fundiff.evaluation import samples as parta_eval
 from fundiff.io import save_npz, write_csv
-from fundiff.parta_run import backend_from_rule, run
-from fundiff.viz import to_uint8_image
+from fundiff.parta import views
+from fundiff.parta.prompts import parse_prompt
+from fundiff.plotting import to_uint8_image
+from fundiff.report import tables as figures
+from fundiff.workflow.script import backend_from_rule, run
 
 
 def main(smk, log):
     p = smk.params
     backend = backend_from_rule(smk)
-    clf = ev.load_classifier(smk.input.classifier, resolve_device(p.device))
+    clf = classifier.load_classifier(smk.input.classifier, resolve_device(p.device))
     n, ts, rows, arrays = p.samples, list(p.timesteps), [], {}
     for kind, spec, offset in (("anagram", p.anagrams, 0), ("hybrid", p.hybrids, 1)):
         pairs = [list(pair["prompts"]) for pair in spec["pairs"]]
@@ -44,18 +46,18 @@ def main(smk, log):
             c1, c2 = (parse_prompt(q) for q in pair["prompts"])
             arrays[f"{kind}__{pair['name']}"] = to_uint8_image(xs)
             if kind == "anagram":
-                turn = parta.VIEWS[spec["view"]]
-                r = ev.anagram_success(clf, xs, [c1] * n, [c2] * n, flip=turn)
+                turn = views.VIEWS[spec["view"]]
+                r = metrics.anagram_success(clf, xs, [c1] * n, [c2] * n, flip=turn)
                 rates = {"view1": r["upright"], "view2": r["flipped"], "both": r["both"]}
             else:
-                r = ev.hybrid_success(clf, xs, [c1] * n, [c2] * n, blur_sigma=p.far_sigma)
+                r = metrics.hybrid_success(clf, xs, [c1] * n, [c2] * n, blur_sigma=p.far_sigma)
                 rates = {"view1": r["far"], "view2": r["near"], "both": r["both"]}
             rows.append({"kind": kind, "pair": pair["name"], "prompt1": pair["prompts"][0],
                          "prompt2": pair["prompts"][1], "n": n, **rates})  # fmt: skip
     df = pd.DataFrame(rows)
     write_csv(df, smk.output.csv)
     save_npz(smk.output.npz, **arrays)
-    ev.plot_illusions(df, smk.output.png)
+    plots.plot_illusions(df, smk.output.png)
     figures.write_table(
         smk.output.table,
         "A2",

@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from fundiff import evaluate as ev
-from fundiff import figures
+from fundiff.evaluation import metrics, plots
 from fundiff.io import write_csv
-from fundiff.parta_run import run
+from fundiff.report import tables as figures
+from fundiff.workflow.script import run
 
 KEY = re.compile(r"^(?P<image>.+)__inpainted_float$")
 
@@ -29,12 +29,12 @@ def main(smk, log):
             orig = np.clip(z[f"{image}__original_float"], 0, 1)
             out = np.clip(z[k], 0, 1)
             mask = z[f"{image}__mask_float"]
-            e = ev.masked_errors(out, orig, mask)
+            e = metrics.masked_errors(out, orig, mask)
             rows.append({"image": image, "mask_fraction": float((mask > 0.5).mean()), **e})
     cols = ["image", "mask_fraction", "mse_inside", "mse_outside", "mae_inside", "mae_outside"]
     df = pd.DataFrame(rows, columns=cols)
     write_csv(df, smk.output.csv)
-    ev.plot_inpaint(df, smk.output.png)
+    plots.plot_inpaint(df, smk.output.png)
     figures.write_table(
         smk.output.table,
         "A2",

@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from fundiff import evaluate as ev
-from fundiff import figures
+from fundiff.evaluation import metrics, plots
 from fundiff.io import write_csv
-from fundiff.parta_run import run
+from fundiff.report import tables as figures
+from fundiff.workflow.script import run
 
 KEY = re.compile(r"^(?P<image>.+)__i_start_(?P<i>\d+)_float$")
 
@@ -28,14 +28,14 @@ def main(smk, log):
                 if m:
                     edits.setdefault(m["image"], {})[int(m["i"])] = z[k]
             for image, by_i in edits.items():
-                for r in ev.sdedit_distances(z[f"{image}__original_float"], by_i):
+                for r in metrics.sdedit_distances(z[f"{image}__original_float"], by_i):
                     t = p.timesteps[r["i_start"]]
                     rows.append({"section": section, "image": image, "t": t, **r})
     df = pd.DataFrame(rows, columns=["section", "image", "i_start", "t", "psnr", "mse"])
     write_csv(df, smk.output.csv)
-    ev.plot_sdedit(df, smk.output.png)
+    plots.plot_sdedit(df, smk.output.png)
     per_image = [
-        (section, image, ev.rising_fraction(sub.sort_values("i_start")["psnr"]))
+        (section, image, metrics.rising_fraction(sub.sort_values("i_start")["psnr"]))
         for (section, image), sub in df.groupby(["section", "image"], sort=False)
     ]
     mean = df.groupby("i_start", sort=True)[["psnr", "mse"]].mean()

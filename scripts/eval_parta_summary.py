@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from fundiff import evaluate as ev
+from fundiff.evaluation import metrics
 from fundiff.io import setup_logging, write_text
 
 smk = snakemake  # noqa: F821
@@ -27,13 +27,13 @@ sd = pd.read_csv(smk.input.sdedit)
 inp = pd.read_csv(smk.input.inpaint)
 summary = {
     "backend": smk.params.backend,
-    "denoising": records(ev.mean_std(den, ["method", "t"], ["psnr", "ssim"])),
+    "denoising": records(metrics.mean_std(den, ["method", "t"], ["psnr", "ssim"])),
     "sdedit": {
         "mean_psnr_by_i_start": {
             str(i): clean(float(v)) for i, v in sd.groupby("i_start")["psnr"].mean().items()
         },
         "rising_fraction": {
-            f"{s}/{im}": clean(ev.rising_fraction(g.sort_values("i_start")["psnr"]))
+            f"{s}/{im}": clean(metrics.rising_fraction(g.sort_values("i_start")["psnr"]))
             for (s, im), g in sd.groupby(["section", "image"], sort=False)
         },
     },

@@ -11,20 +11,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fundiff import evaluate as ev
-from fundiff import figures
 from fundiff.device import resolve_device, setup_torch
+from fundiff.evaluation import classifier, metrics, plots
 from fundiff.io import setup_logging, write_csv, write_text
+from fundiff.report import tables as figures
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])
 setup_torch(smk.threads)
 device = resolve_device(smk.params.device)
 p = smk.params
-clf = ev.load_classifier(smk.input.classifier, device)
+clf = classifier.load_classifier(smk.input.classifier, device)
 data = torch.load(smk.input.mnist)
-ref_idx, pool_idx = ev.split_reference(data["test_labels"], p.seed)
-test_feats, _ = ev.embed(clf, data["test_images"])
+ref_idx, pool_idx = metrics.split_reference(data["test_labels"], p.seed)
+test_feats, _ = classifier.embed(clf, data["test_images"])
 test_labels = data["test_labels"].numpy()
 ref_feats, ref_labels = test_feats[ref_idx.numpy()], test_labels[ref_idx.numpy()]
 pool_feats = test_feats[pool_idx.numpy()]
@@ -33,10 +33,10 @@ log.info("reference: %d real held-out digits; floor pool: %d", len(ref_feats), l
 
 def score(path):
     z = np.load(path)
-    feats, probs = ev.embed(clf, torch.from_numpy(z["images"]))
+    feats, probs = classifier.embed(clf, torch.from_numpy(z["images"]))
     labels = z["labels"] if "labels" in z else None
-    s = ev.score_samples(feats, probs, ref_feats, pool_feats, labels, ref_labels, seed=p.seed)
-    return {**s.as_dict(), "background": ev.background_intensity(z["images"])}
+    s = metrics.score_samples(feats, probs, ref_feats, pool_feats, labels, ref_labels, seed=p.seed)
+    return {**s.as_dict(), "background": metrics.background_intensity(z["images"])}
 
 
 # 1. the sample grids after each saved epoch (small: 40 digits in the embedded preset)
@@ -46,7 +46,7 @@ for path in smk.input.grids:
     rows.append({"model": model, "epoch": int(epoch), **score(path)})
 epochs_df = pd.DataFrame(rows).sort_values(["model", "epoch"], ignore_index=True)
 write_csv(epochs_df, smk.output.epochs_csv)
-ev.plot_epochs(epochs_df, smk.output.epochs_png)
+plots.plot_epochs(epochs_df, smk.output.epochs_png)
 
 # 2. the CFG sweep of the final class-conditioned model (larger sample, same seed per scale)
 rows = []
@@ -54,7 +54,7 @@ for scale, path in zip(p.scales, smk.input.sweep, strict=True):
     rows.append({"guidance_scale": scale, **score(path)})
 sweep_df = pd.DataFrame(rows).sort_values("guidance_scale", ignore_index=True)
 write_csv(sweep_df, smk.output.sweep_csv)
-ev.plot_cfg_sweep(sweep_df, smk.output.sweep_png)
+plots.plot_cfg_sweep(sweep_df, smk.output.sweep_png)
 
 # 3. final models: time-conditioned eval sample, class-conditioned at the configured gamma
 final_time = {"model": "time_cond", "guidance_scale": None, **score(smk.input.time_cond)}
@@ -105,7 +105,7 @@ summary = {
     "reference": {
         "n_reference": len(ref_feats),
         "n_floor_pool": len(pool_feats),
-        "background": ev.background_intensity(data["test_images"]),
+        "background": metrics.background_intensity(data["test_images"]),
     },
     "class_cond": clean(final_class),
     "time_cond": {**clean(final_time), "class_entropy_max": math.log(10)},

@@ -5,11 +5,11 @@ in gamma)."""
 from pathlib import Path
 
 from fundiff.data import to_uint8
-from fundiff.ddpm import Schedule
 from fundiff.device import calibrated, resolve_device, setup_torch
+from fundiff.diffusion.ddpm import Schedule
+from fundiff.diffusion.sample import class_grid_labels, sample
+from fundiff.diffusion.train import load_model
 from fundiff.io import save_npz, setup_logging
-from fundiff.partb import class_grid_labels, sample
-from fundiff.train import load_model
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])

@@ -6,18 +6,18 @@ stage II (IFSuperResolutionPipeline) upsamples the results (mnist has no stage I
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, generator, run
+from fundiff.parta import loops
+from fundiff.workflow.script import Table, backend_from_rule, generator, run
 
 
 def main(smk, log):
     p = smk.params
     backend = backend_from_rule(smk)
     steps = int(smk.wildcards.steps)
-    ts = parta.leading_timesteps(backend.schedule.num_timesteps, steps)
+    ts = loops.leading_timesteps(backend.schedule.num_timesteps, steps)
     prompts = p.a0["prompts"]
     cond, uncond = backend.encode(prompts), backend.uncond(len(prompts))
-    x = parta.sample_cfg(backend, cond, uncond, ts, generator(p.seed), p.guidance_scale)
+    x = loops.sample_cfg(backend, cond, uncond, ts, generator(p.seed), p.guidance_scale)
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     table.row(
         f"{steps} steps",

@@ -1,8 +1,8 @@
 """Rule encode_prompts: every configured prompt through the T5 encoder once, cached to a file."""
 
-from fundiff.backends.deepfloyd import encode_prompts
 from fundiff.device import resolve_device, setup_torch
-from fundiff.parta_run import run
+from fundiff.parta.backends.deepfloyd import encode_prompts
+from fundiff.workflow.script import run
 
 
 def main(smk, log):

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from fundiff.images import load_source, to_png_bytes
 from fundiff.io import write_bytes
-from fundiff.parta_run import run
+from fundiff.parta.images import load_source, to_png_bytes
+from fundiff.workflow.script import run
 
 
 def main(smk, log):

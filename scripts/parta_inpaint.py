@@ -6,9 +6,9 @@ Noise seeded per image: seeded_generator(seed, "inpaint", image) for the samplin
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.images import image_mask, rect_mask
-from fundiff.parta_run import Table, backend_from_rule, load_image, run, seeded_generator
+from fundiff.parta import loops
+from fundiff.parta.images import image_mask, rect_mask
+from fundiff.workflow.script import Table, backend_from_rule, load_image, run, seeded_generator
 
 
 def main(smk, log):
@@ -23,7 +23,7 @@ def main(smk, log):
         mask = image_mask(smk.input.mask, backend.image_size, f"{key}.mask")
     mask = mask[None].to(backend.device)
     cond, uncond = backend.encode([p.prompt]), backend.uncond(1)
-    x = parta.inpaint(
+    x = loops.inpaint(
         backend,
         x_0,
         mask,

@@ -3,8 +3,8 @@ side-by-side original / Gaussian blur / one-step / iterative comparison."""
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
+from fundiff.parta import loops
+from fundiff.workflow.script import Table, backend_from_rule, generator, load_image, run
 
 
 def main(smk, log):
@@ -13,10 +13,10 @@ def main(smk, log):
     ts, i_start, every = list(p.timesteps), p.iterative["i_start"], p.iterative["frame_every"]
     t = ts[i_start]
     x_0 = load_image(backend, smk.input.image, p.invert)
-    x_t = parta.forward(backend, x_0, t, generator(p.seed + t))
+    x_t = loops.forward(backend, x_0, t, generator(p.seed + t))
     cond = backend.encode([p.null_prompt])
     g = generator(p.seed + 1000 + i_start)
-    x, frames = parta.iterative_denoise(backend, x_t, i_start, ts, cond, g, frame_every=every)
+    x, frames = loops.iterative_denoise(backend, x_t, i_start, ts, cond, g, frame_every=every)
     steps = Table(backend, Path(smk.output.iterative).parent, p.upscale)
     steps.row(
         "iterative denoising",
@@ -31,8 +31,8 @@ def main(smk, log):
         [f"t = {tf}" for tf, _ in frames] + ["final"],
         {**common, "i_start": i_start, "t_start": t, "frame_every": every, "timesteps": ts},
     )
-    blur = parta.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
-    one_step = parta.one_step_denoise(backend, x_t, t, cond)
+    blur = loops.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
+    one_step = loops.one_step_denoise(backend, x_t, t, cond)
     cmp = Table(backend, Path(smk.output.iterative).parent, p.upscale)
     cmp.row(
         p.image_name,

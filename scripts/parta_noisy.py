@@ -6,8 +6,8 @@ show the same x_t.
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, generator, load_image, run
+from fundiff.parta import loops
+from fundiff.workflow.script import Table, backend_from_rule, generator, load_image, run
 
 TITLES = {
     "A1.1": "Forward process: the test image noised to t",
@@ -26,13 +26,13 @@ def main(smk, log):
     cond = backend.encode([p.null_prompt])
     noisy, results = [], []
     for t in p.t:
-        x_t = parta.forward(backend, x_0, t, generator(p.seed + t))
+        x_t = loops.forward(backend, x_0, t, generator(p.seed + t))
         noisy.append(table.cell(f"noisy_t{t}", x_t[0], f"t = {t}"))
         if section == "A1.2":
-            x = parta.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
+            x = loops.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
             results.append(table.cell(f"blur_t{t}", x[0], f"blurred, t = {t}"))
         elif section == "A1.3":
-            x = parta.one_step_denoise(backend, x_t, t, cond)
+            x = loops.one_step_denoise(backend, x_t, t, cond)
             results.append(table.cell(f"one_step_t{t}", x[0], f"one-step, t = {t}"))
     original = table.cell("original", x_0[0], name)
     params = {"t": list(p.t), "seed": p.seed, "image": name, "backend": backend.name}

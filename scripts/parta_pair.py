@@ -5,8 +5,8 @@ Noise seeded per pair: seeded_generator(seed, kind, pair), kind "anagram" or "hy
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, run, seeded_generator
+from fundiff.parta import loops
+from fundiff.workflow.script import Table, backend_from_rule, run, seeded_generator
 
 
 def main(smk, log):
@@ -18,11 +18,11 @@ def main(smk, log):
     ts, g = list(p.timesteps), seeded_generator(p.seed, p.kind, pair)
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     if p.kind == "anagram":
-        x = parta.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, p.view)
+        x = loops.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, p.view)
         cells = [table.cell(f"{pair}", x[0], p1), table.cell(f"{pair}", x[0], p2, turn=p.view)]
     else:
         k, s = p.hybrid["kernel_size"], p.hybrid["sigma"]
-        x = parta.hybrid(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, k, s)
+        x = loops.hybrid(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, k, s)
         cells = [table.cell(f"{pair}", x[0], f"{p1} (far) / {p2} (close)")]
     table.row(pair, cells)
     table.write_part(smk.output.part)

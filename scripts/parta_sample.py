@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, generator, run
+from fundiff.parta import loops
+from fundiff.workflow.script import Table, backend_from_rule, generator, run
 
 
 def main(smk, log):
@@ -15,10 +15,10 @@ def main(smk, log):
     g = generator(p.seed)
     ts = list(p.timesteps)
     if p.section == "A1.6":
-        x = parta.sample_cfg(backend, cond, backend.uncond(n), ts, g, p.guidance_scale)
+        x = loops.sample_cfg(backend, cond, backend.uncond(n), ts, g, p.guidance_scale)
         title = f"Classifier-free guidance (gamma = {p.guidance_scale})"
     else:
-        x = parta.sample(backend, cond, ts, g)
+        x = loops.sample(backend, cond, ts, g)
         title = "Sampling from pure noise"
     table = Table(backend, Path(smk.output.table).parent, p.upscale)
     table.row("samples", [table.cell(f"sample_{k}", x[k], prompts[k]) for k in range(n)])

@@ -6,8 +6,8 @@ different images get different noise and an image gets the same noise in every s
 
 from pathlib import Path
 
-from fundiff import parta
-from fundiff.parta_run import Table, backend_from_rule, load_image, run, seeded_generator
+from fundiff.parta import loops
+from fundiff.workflow.script import Table, backend_from_rule, load_image, run, seeded_generator
 
 
 def main(smk, log):
@@ -21,7 +21,7 @@ def main(smk, log):
     cells = []
     for i in p.i_start:
         g = seeded_generator(p.seed, "sdedit", image, i)
-        x = parta.sdedit(backend, x_0, i, ts, cond, uncond, g, p.guidance_scale)
+        x = loops.sdedit(backend, x_0, i, ts, cond, uncond, g, p.guidance_scale)
         cells.append(table.cell(f"{image}/i_start_{i}", x[0], f"i_start = {i} (t = {ts[i]})"))
         log.info("%s i_start %d (t = %d) done", image, i, ts[i])
     cells.append(table.cell(f"{image}/original", x_0[0], "original"))

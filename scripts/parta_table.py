@@ -1,6 +1,6 @@
 """Rule parta_table: merge the per-image / per-pair parts of a section into its table spec."""
 
-from fundiff.parta_run import merge_parts, run
+from fundiff.workflow.script import merge_parts, run
 
 
 def main(smk, log):

@@ -22,8 +22,8 @@ from fundiff.device import (
     layout_candidates,
     resolve_device,
 )
+from fundiff.diffusion.train import TrainConfig, measure_layout
 from fundiff.io import setup_logging, write_text
-from fundiff.train import TrainConfig, measure_layout
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import torch
 
-from fundiff import viz
-from fundiff.ddpm import Schedule
+from fundiff import plotting as viz
 from fundiff.device import calibrated, resolve_device, setup_torch
-from fundiff.figures import cell, write_table
+from fundiff.diffusion.ddpm import Schedule
+from fundiff.diffusion.sample import sample
+from fundiff.diffusion.train import load_model
 from fundiff.io import setup_logging
-from fundiff.partb import sample
-from fundiff.train import load_model
+from fundiff.report.tables import cell, write_table
 
 smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])

@@ -2,10 +2,10 @@
 
 import csv
 
-from fundiff import viz
-from fundiff.figures import cell, write_table
+from fundiff import plotting as viz
+from fundiff.diffusion.sample import train_report_params
 from fundiff.io import setup_logging
-from fundiff.partb import train_report_params
+from fundiff.report.tables import cell, write_table
 
 smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])

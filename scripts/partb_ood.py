@@ -4,12 +4,12 @@ from pathlib import Path
 
 import torch
 
-from fundiff import viz
+from fundiff import plotting as viz
 from fundiff.data import pick_digits, to_float, to_uint8
-from fundiff.figures import cell, write_table
+from fundiff.diffusion.sample import add_noise, denoise
+from fundiff.diffusion.train import load_model
 from fundiff.io import save_npz, setup_logging
-from fundiff.partb import add_noise, denoise
-from fundiff.train import load_model
+from fundiff.report.tables import cell, write_table
 
 smk = snakemake  # noqa: F821
 setup_logging(smk.log[0])

@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from fundiff import viz
+from fundiff import plotting as viz
 from fundiff.data import to_uint8
-from fundiff.ddpm import Schedule
 from fundiff.device import calibrated, resolve_device, setup_torch
-from fundiff.figures import cell, write_table
+from fundiff.diffusion.ddpm import Schedule
+from fundiff.diffusion.sample import class_grid_labels, sample
+from fundiff.diffusion.train import load_model
 from fundiff.io import save_npz, setup_logging
-from fundiff.partb import class_grid_labels, sample
-from fundiff.train import load_model
+from fundiff.report.tables import cell, write_table
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from fundiff.device import resolve_device, setup_torch
+from fundiff.diffusion.train import TrainConfig, train
 from fundiff.io import atomic_path, setup_logging
-from fundiff.train import TrainConfig, train
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from fundiff.io import setup_logging
-from fundiff.report import build_context, write_report
+from fundiff.report.render import build_context, write_report
 
 smk = snakemake  # noqa: F821
 log = setup_logging(smk.log[0])

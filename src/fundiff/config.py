@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .errors import UserError
+from fundiff.errors import UserError
 
 
 class ConfigError(UserError, ValueError):
@@ -172,7 +172,7 @@ def _parta_checks(config: dict) -> None:
     for s in pa["a0"]["steps"]:
         if s > T:
             raise ConfigError(f"config key 'parta.a0.steps' = {s} exceeds the {T} timesteps")
-    from .backends.mnist import parse_prompt
+    from fundiff.parta.prompts import parse_prompt
 
     prompts = [("parta.null_prompt", pa["null_prompt"])]
     prompts += [("parta.a0.prompts", p) for p in pa["a0"]["prompts"]]

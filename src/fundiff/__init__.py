@@ -1,0 +1,1 @@
+"""Fun With Diffusion Models: the library behind the Snakemake workflow."""

@@ -1,0 +1,66 @@
+"""The embedded Part A backend: our class-conditioned MNIST UNet from Part B.
+
+Prompts name a digit class. Accepted forms (case-insensitive, surrounding spaces ignored):
+``"7"``, ``"seven"``, ``"a handwritten 7"``, ``"a handwritten seven"``; ``""`` is unconditional.
+The spec's "a high quality photo" (its conditional prompt for *unconditional generation*) is
+also mapped to unconditional. Anything else is a ValueError listing the accepted forms.
+
+The model was trained on images in [0, 1] (spec B: ToTensor, no rescale), with the linear
+schedule stored in its checkpoint; it predicts eps only, so sampling uses "fixed_large"
+variance (sigma_t^2 = beta_t, spec Algorithm B.2). There is no stage II.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fundiff.diffusion.ddpm import Schedule
+from fundiff.diffusion.train import load_model
+from fundiff.diffusion.unet import forward_chunked
+from fundiff.errors import CheckpointError
+from fundiff.parta.prompts import parse_prompt
+
+
+class MnistBackend:
+    name = "mnist"
+    variance_type = "fixed_large"
+    has_stage2 = False
+
+    def __init__(self, checkpoint: str | Path, device: torch.device, bf16: bool = False):
+        self.device = torch.device(device)
+        self.bf16 = bf16  # UNet under bf16 autocast (the calibration rule measured it faster)
+        self.model = load_model(checkpoint, self.device)
+        if not self.model.num_classes:
+            raise CheckpointError(f"{checkpoint}: Part A needs the class-conditioned model")
+        cfg = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"]
+        self.schedule = Schedule.linear(cfg["beta_start"], cfg["beta_end"], cfg["num_timesteps"])
+        self.channels = self.model.in_channels
+        self.image_size = 28  # the spec UNet's Flatten (AvgPool 7) fixes 28 x 28 inputs
+
+    def to_model(self, x01: torch.Tensor) -> torch.Tensor:
+        return x01.to(self.device)
+
+    def from_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def encode(self, prompts: list[str]) -> torch.Tensor:
+        return torch.tensor([parse_prompt(p) for p in prompts], dtype=torch.long).to(self.device)
+
+    def uncond(self, n: int) -> torch.Tensor:
+        return torch.full((n,), -1, dtype=torch.long, device=self.device)
+
+    @torch.no_grad()
+    def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor):
+        """eps_theta(x_t, t/T, c); the model was trained with normalised time t/T."""
+        t_in = torch.full((x_t.shape[0],), t / self.schedule.num_timesteps, device=self.device)
+        return forward_chunked(self.model, x_t, t_in, cond, bf16=self.bf16), None
+
+    def upsample(self, x, prompts, num_inference_steps, generator):
+        return None
+
+
+def load(config: dict, device: torch.device, checkpoint) -> MnistBackend:
+    """The backend for ``load_backend``: ``config["bf16"]`` = the measured sampling precision."""
+    return MnistBackend(checkpoint, device, bf16=bool(config.get("bf16", False)))

@@ -1,0 +1,295 @@
+"""Part A sampling loops, written once against the :mod:`fundiff.parta.backends` interface.
+
+All math comes from :mod:`fundiff.diffusion.ddpm` (q_sample, predict_x0, posterior_step, sample_loop, cfg);
+this module only combines noise estimates (spec sections in brackets):
+
+* forward          x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps            [1.1]
+* blur_denoise     torchvision gaussian_blur of x_t                                    [1.2]
+* one_step_denoise x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)  [1.3]
+* iterative_denoise strided DDPM steps from timesteps[i_start]                         [1.4]
+* sample / sample_cfg  from pure noise; CFG eps = eps_u + gamma (eps_c - eps_u)        [1.5, 1.6]
+* sdedit           q_sample to t = timesteps[i_start], then CFG denoising              [1.7]
+* inpaint          after every step x_t' <- m x_t' + (1 - m) q_sample(x_orig, t')      [1.7.2]
+* visual_anagram   eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2, V = flip | rotate180  [1.8]
+* hybrid           eps = lowpass(CFG(x_t, p1)) + highpass(CFG(x_t, p2))                [1.9]
+
+Images are in the backend's model space (``backend.to_model``). The learned variance, when the
+backend has one, always comes from p1's conditional branch (as the CS180 starter does). Every
+random draw comes from an explicit CPU ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torchvision.transforms.functional import gaussian_blur
+
+from fundiff.diffusion import ddpm
+from fundiff.parta.backends import Backend
+from fundiff.parta.views import VIEWS
+
+Prediction = tuple[torch.Tensor, torch.Tensor | None]
+EpsFn = Callable[[torch.Tensor, int], Prediction]
+
+
+def randn(shape, generator: torch.Generator, like: torch.Tensor | None = None) -> torch.Tensor:
+    """N(0, I) drawn on the CPU from ``generator`` (same numbers on any device)."""
+    z = torch.randn(tuple(shape), generator=generator, dtype=torch.float32)
+    return z if like is None else z.to(device=like.device, dtype=like.dtype)
+
+
+def forward(backend: Backend, x_0: torch.Tensor, t: int, generator: torch.Generator):
+    """Noise x_0 to timestep t (spec A.2)."""
+    return ddpm.q_sample(backend.schedule, x_0, t, randn(x_0.shape, generator, x_0))
+
+
+def blur_denoise(x_t: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
+    """Classical baseline: a Gaussian blur (torchvision)."""
+    return gaussian_blur(x_t, [kernel_size, kernel_size], [sigma, sigma])
+
+
+def highpass(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
+    """x - lowpass(x), so lowpass + highpass reconstructs x."""
+    return x - blur_denoise(x, kernel_size, sigma)
+
+
+def cond_eps_fn(backend: Backend, cond: torch.Tensor) -> EpsFn:
+    """Plain conditional estimate eps_theta(x_t, t, c) (no guidance)."""
+    return lambda x_t, t: backend.predict(x_t, t, cond)
+
+
+def cfg_predict(
+    backend: Backend, x_t: torch.Tensor, t: int, cond: torch.Tensor, uncond: torch.Tensor, scale
+) -> Prediction:
+    """CFG in ONE batched forward (ddpm.cfg_batched); variance of the conditional branch."""
+    n, branch = x_t.shape[0], {}
+
+    def model(x, _t, c):
+        branch["eps"], branch["var"] = backend.predict(x, t, c)
+        return branch["eps"]
+
+    t_vec = torch.full((n,), t)
+    eps_hat = ddpm.cfg_batched(model, x_t, t_vec, cond, uncond, scale)
+    var = branch["var"]
+    return eps_hat, None if var is None else var[:n]
+
+
+def cfg_eps_fn(backend: Backend, cond, uncond, scale: float) -> EpsFn:
+    return lambda x_t, t: cfg_predict(backend, x_t, t, cond, uncond, scale)
+
+
+def anagram_eps_fn(
+    backend: Backend, cond1, cond2, uncond, scale: float, view: str = "flip"
+) -> EpsFn:
+    """eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2 with V = ``VIEWS[view]`` (the spec: flip),
+    both views in one forward."""
+    turn = VIEWS[view]
+
+    def eps_fn(x_t, t):
+        n = x_t.shape[0]
+        both = torch.cat([x_t, turn(x_t)])
+        eps, var = cfg_predict(
+            backend, both, t, torch.cat([cond1, cond2]), torch.cat([uncond, uncond]), scale
+        )
+        eps_hat = (eps[:n] + turn(eps[n:])) / 2.0
+        return eps_hat, None if var is None else var[:n]
+
+    return eps_fn
+
+
+def hybrid_eps_fn(
+    backend: Backend, cond1, cond2, uncond, scale: float, kernel_size: int, sigma: float
+) -> EpsFn:
+    """eps = lowpass(CFG(x_t, p1)) + highpass(CFG(x_t, p2)) (factorized diffusion)."""
+
+    def eps_fn(x_t, t):
+        n = x_t.shape[0]
+        eps, var = cfg_predict(
+            backend,
+            torch.cat([x_t, x_t]),
+            t,
+            torch.cat([cond1, cond2]),
+            torch.cat([uncond, uncond]),
+            scale,
+        )
+        eps_hat = blur_denoise(eps[:n], kernel_size, sigma) + highpass(eps[n:], kernel_size, sigma)
+        return eps_hat, None if var is None else var[:n]
+
+    return eps_fn
+
+
+@torch.no_grad()
+def one_step_denoise(backend: Backend, x_t: torch.Tensor, t: int, cond: torch.Tensor):
+    """x0_hat from a single noise estimate (spec 1.3)."""
+    eps_hat, _ = backend.predict(x_t, t, cond)
+    return ddpm.predict_x0(backend.schedule, x_t, t, eps_hat)
+
+
+@torch.no_grad()
+def denoise_loop(
+    backend: Backend,
+    x_t: torch.Tensor,
+    i_start: int,
+    timesteps: list[int],
+    eps_fn: EpsFn,
+    generator: torch.Generator,
+    frame_every: int = 0,
+    after_step: Callable | None = None,
+) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
+    """Strided DDPM from t = timesteps[i_start] to timesteps[-1] with any noise estimate.
+
+    Returns the final x and the frames [(t, x_t)] at i_start and every ``frame_every``-th step
+    after it (the spec's 1.4 figure: i_start = 10, every 5th step: t = 690, 540, 390, 240, 90).
+    """
+    ts = timesteps[i_start:]
+    frames = [(ts[0], x_t.cpu())] if frame_every else []
+    step = {"i": 0}
+
+    def hook(x, t_prev, x0_hat):
+        step["i"] += 1
+        if after_step is not None:
+            x = after_step(x, t_prev, x0_hat)
+        if frame_every and step["i"] % frame_every == 0 and step["i"] < len(ts) - 1:
+            frames.append((t_prev, x.cpu()))
+        return x
+
+    x = ddpm.sample_loop(
+        eps_fn, backend.schedule, x_t, ts, generator, backend.variance_type, None, hook
+    )
+    return x, frames
+
+
+def iterative_denoise(
+    backend: Backend,
+    x_t: torch.Tensor,
+    i_start: int,
+    timesteps: list[int],
+    cond: torch.Tensor,
+    generator: torch.Generator,
+    frame_every: int = 0,
+) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
+    """Spec 1.4 (no guidance): denoise x_t, which is at t = timesteps[i_start]."""
+    eps_fn = cond_eps_fn(backend, cond)
+    return denoise_loop(backend, x_t, i_start, timesteps, eps_fn, generator, frame_every)
+
+
+def iterative_denoise_cfg(
+    backend: Backend,
+    x_t: torch.Tensor,
+    i_start: int,
+    timesteps: list[int],
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    generator: torch.Generator,
+    scale: float = 7.0,
+    frame_every: int = 0,
+):
+    """Spec 1.6: iterative_denoise with CFG (one batched forward of cond + uncond per step)."""
+    eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
+    return denoise_loop(backend, x_t, i_start, timesteps, eps_fn, generator, frame_every)
+
+
+def noise(backend: Backend, n: int, generator: torch.Generator) -> torch.Tensor:
+    """x_T ~ N(0, I) in the backend's image shape, on its device."""
+    shape = (n, backend.channels, backend.image_size, backend.image_size)
+    return randn(shape, generator).to(backend.device)
+
+
+def sample(backend, cond, timesteps, generator) -> torch.Tensor:
+    """Spec 1.5: iterative_denoise from pure noise (i_start = 0)."""
+    x_T = noise(backend, cond.shape[0], generator)
+    return iterative_denoise(backend, x_T, 0, timesteps, cond, generator)[0]
+
+
+def sample_cfg(backend, cond, uncond, timesteps, generator, scale: float = 7.0) -> torch.Tensor:
+    """Spec 1.6: CFG sampling from pure noise."""
+    x_T = noise(backend, cond.shape[0], generator)
+    return iterative_denoise_cfg(backend, x_T, 0, timesteps, cond, uncond, generator, scale)[0]
+
+
+def sdedit(
+    backend, x_0, i_start, timesteps, cond, uncond, generator, scale: float = 7.0
+) -> torch.Tensor:
+    """Spec 1.7: x_t = q_sample(x_0, timesteps[i_start]) then CFG denoising from i_start."""
+    x_t = forward(backend, x_0, timesteps[i_start], generator)
+    return iterative_denoise_cfg(backend, x_t, i_start, timesteps, cond, uncond, generator, scale)[
+        0
+    ]
+
+
+@torch.no_grad()
+def inpaint(
+    backend: Backend,
+    x_orig: torch.Tensor,
+    mask: torch.Tensor,
+    timesteps: list[int],
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    generator: torch.Generator,
+    known_generator: torch.Generator,
+    scale: float = 7.0,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Spec 1.7.2 (RePaint rule), mask m = 1 where new content is generated.
+
+    Start from pure noise; after every step t -> t' set x_t' <- m x_t' + (1 - m) x_orig,t'
+    with x_orig,t' = q_sample(x_orig, t', eps'), eps' drawn from ``known_generator``. After the
+    last step x <- m x + (1 - m) x_orig, so the kept region is exactly the original.
+    ``on_step(t', x_t')`` sees every x_t' after the replacement.
+    """
+    m = mask.to(x_orig.device, x_orig.dtype)
+    last = timesteps[-1]
+
+    def replace(x, t_prev, x0_hat):
+        if t_prev == last:
+            known = x_orig
+        else:
+            known = ddpm.q_sample(
+                backend.schedule, x_orig, t_prev, randn(x.shape, known_generator, x)
+            )
+        x = m * x + (1.0 - m) * known
+        if on_step is not None:
+            on_step(t_prev, x)
+        return x
+
+    x_T = noise(backend, x_orig.shape[0], generator).to(x_orig.dtype)
+    eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
+    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator, after_step=replace)[0]
+
+
+def visual_anagram(
+    backend, cond1, cond2, uncond, timesteps, generator, scale: float = 7.0, view: str = "flip"
+):
+    """Spec 1.8: an image that shows p1 upright and p2 upside down (``view``: see VIEWS)."""
+    x_T = noise(backend, cond1.shape[0], generator)
+    eps_fn = anagram_eps_fn(backend, cond1, cond2, uncond, scale, view)
+    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator)[0]
+
+
+def hybrid(
+    backend,
+    cond1,
+    cond2,
+    uncond,
+    timesteps,
+    generator,
+    scale: float = 7.0,
+    kernel_size: int = 33,
+    sigma: float = 2.0,
+):
+    """Spec 1.9: p1 seen from far (low frequencies), p2 up close (high frequencies)."""
+    x_T = noise(backend, cond1.shape[0], generator)
+    eps_fn = hybrid_eps_fn(backend, cond1, cond2, uncond, scale, kernel_size, sigma)
+    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator)[0]
+
+
+def leading_timesteps(num_train_timesteps: int, num_inference_steps: int) -> list[int]:
+    """diffusers' "leading" spacing for n steps: [(n-1) k, ..., k, 0], k = T // n (A0)."""
+    k = num_train_timesteps // num_inference_steps
+    if k < 1:
+        raise ValueError(
+            f"num_inference_steps {num_inference_steps} exceeds the {num_train_timesteps} "
+            "training timesteps"
+        )
+    return ddpm.strided_timesteps((num_inference_steps - 1) * k, k)

@@ -1,0 +1,28 @@
+"""The writeup's sections: id -> heading (torch-free: the workflow reads it at parse time)."""
+
+SECTIONS = {
+    "A0": "Part 0: text-to-image with the pretrained model",
+    "A1.1": "1.1 Forward process",
+    "A1.2": "1.2 Classical denoising (Gaussian blur)",
+    "A1.3": "1.3 One-step denoising",
+    "A1.4": "1.4 Iterative denoising",
+    "A1.5": "1.5 Sampling from pure noise",
+    "A1.6": "1.6 Classifier-free guidance",
+    "A1.7": "1.7 Image-to-image translation (SDEdit)",
+    "A1.7.1": "1.7.1 Editing web and hand-drawn images",
+    "A1.7.2": "1.7.2 Inpainting",
+    "A1.7.3": "1.7.3 Text-conditional image-to-image translation",
+    "A1.8": "1.8 Visual anagrams",
+    "A1.9": "1.9 Hybrid images",
+    "A2": "2 Measured results: Part A in numbers",
+    "B1.2": "1.2 Adding noise",
+    "B1.2.1": "1.2.1 Training the single-step denoiser",
+    "B1.2.2": "1.2.2 Out-of-distribution noise levels",
+    "B2.2": "2.2 Training the time-conditioned UNet",
+    "B2.3": "2.3 Sampling from the time-conditioned UNet",
+    "B2.4": "2.4 Training the class-conditioned UNet",
+    "B2.5": "2.5 Sampling from the class-conditioned UNet",
+    "B3": "3 Bells & whistles: sampling GIFs",
+    "B4": "4 Measured results: an in-pipeline digit classifier scores the samples",
+    "C1": "Speed benchmarks (benchmarks/results/)",
+}

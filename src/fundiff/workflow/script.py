@@ -1,0 +1,130 @@
+"""Glue for the Part A Snakemake scripts: backend from rule params, cells and table specs.
+
+A section writes each image as a PNG cell (small MNIST cells enlarged with nearest-neighbour
+pixels) and, per table, one JSON table spec (:func:`fundiff.report.tables.write_table`) with a sibling
+``.npz`` holding the raw arrays: ``<cell>`` uint8 H x W (x 3) and ``<cell>_float`` float32
+C x H x W in [0, 1] before clipping. Sections split over several rules (one per image or prompt
+pair) write *parts* (same JSON/NPZ, rows only) that the ``parta_table`` rule merges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fundiff import plotting as viz
+from fundiff.device import calibrated, resolve_device, setup_torch
+from fundiff.errors import UserError
+from fundiff.io import save_npz, setup_logging, write_text
+from fundiff.parta.backends import Backend, load_backend
+from fundiff.parta.images import open_image, prepare
+from fundiff.report import tables as figures
+
+ONE_LINE_ERRORS = (UserError,)  # bad input; anything else is a bug and keeps its traceback
+
+
+def run(smk, main: Callable) -> None:
+    """Run ``main(smk, log)``; a known failure is logged as one line and exits 1."""
+    log = setup_logging(smk.log[0] if smk.log else None)
+    try:
+        main(smk, log)
+    except ONE_LINE_ERRORS as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)  # the rule's log (shown on failure)
+        if sys.stderr is not sys.__stderr__:
+            print(f"error: {msg}", file=sys.__stderr__)
+        sys.exit(1)
+
+
+def backend_from_rule(smk) -> Backend:
+    """The backend named in ``params.backend``, on ``params.device``, with the rule's inputs."""
+    setup_torch(smk.threads)
+    device = resolve_device(smk.params.device)
+    cfg = dict(smk.params.backend)
+    if cfg.get("name") == "mnist":  # the measured sampling precision (calibration rule)
+        cfg["bf16"] = calibrated(getattr(smk.input, "calibration", None), "sample_bf16")
+    if cfg.get("name") == "deepfloyd":
+        return load_backend(cfg, device, prompt_embeds=smk.input.prompt_embeds)
+    return load_backend(cfg, device, checkpoint=cfg.get("checkpoint"))
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded ``seed`` (sections over one image or prompt list)."""
+    return torch.Generator().manual_seed(int(seed))
+
+
+def derived_seed(seed: int, *names) -> int:
+    """A generator seed for ``names`` under the base ``seed``, e.g. ("sdedit", image, i_start).
+
+    The first 8 bytes of the SHA-256 of the JSON list ``[seed, *map(str, names)]``, shifted
+    right by one bit: a 63-bit integer, inside ``torch.Generator.manual_seed``'s range. Unlike
+    Python's ``hash()`` it is the same in every process, platform and Python version, so a rule
+    run alone or in any order gets the same noise; different names (images, pairs, i_start)
+    get independent seeds. Names are compared as strings: 7 and "7" are the same name.
+    """
+    key = json.dumps([int(seed), *(str(n) for n in names)], ensure_ascii=True)
+    return int.from_bytes(hashlib.sha256(key.encode("ascii")).digest()[:8], "big") >> 1
+
+
+def seeded_generator(seed: int, *names) -> torch.Generator:
+    """A CPU generator seeded :func:`derived_seed` (``seed``, ``*names``): per-image noise.
+
+    SDEdit uses ("sdedit", image, i_start), inpainting ("inpaint", image) and
+    ("inpaint", image, "known") for the re-noised original, anagrams / hybrids
+    ("anagram" | "hybrid", pair). So rows of different images differ, while the same image
+    gets the same noise in every run and in every section that edits it.
+    """
+    return generator(derived_seed(seed, *names))
+
+
+def load_image(backend: Backend, path, invert="auto") -> torch.Tensor:
+    """A source PNG (the image rule's output) as a (1, C, S, S) model-space tensor."""
+    x01 = prepare(open_image(path), backend.image_size, backend.channels, invert)
+    return backend.to_model(x01[None])
+
+
+class Table:
+    """Rows of image cells saved as PNGs plus their raw arrays."""
+
+    def __init__(self, backend: Backend, out_dir, upscale: int = 1):
+        self.backend, self.out_dir, self.upscale = backend, Path(out_dir), upscale
+        self.rows: list[dict] = []
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def cell(self, name: str, x: torch.Tensor, caption: str = "", turn=None, model=True):
+        """Save x (C, H, W; model space if ``model`` else [0, 1]) as ``<out_dir>/<name>.png``."""
+        x01 = (self.backend.from_model(x) if model else x).detach().float().cpu()
+        path = self.out_dir / f"{name}.png"
+        viz.save_image(x01.clamp(0, 1), path, upscale=self.upscale)
+        key = name.replace("/", "__")
+        self.arrays[key] = viz.to_uint8_image(x01)
+        self.arrays[f"{key}_float"] = x01.numpy().astype(np.float32)
+        return figures.cell(path, caption, turn)
+
+    def row(self, label: str, cells: list[dict]) -> None:
+        self.rows.append({"label": label, "cells": cells})
+
+    def write(self, json_path, section, title, columns=(), params=None) -> None:
+        figures.write_table(json_path, section, title, self.rows, columns, params)
+        save_npz(Path(json_path).with_suffix(".npz"), **self.arrays)
+
+    def write_part(self, json_path) -> None:
+        """Rows only (paths as given, relative to the workdir), merged by ``merge_parts``."""
+        write_text(json_path, json.dumps({"rows": self.rows}, indent=1, sort_keys=True) + "\n")
+        save_npz(Path(json_path).with_suffix(".npz"), **self.arrays)
+
+
+def merge_parts(parts, json_path, section, title, columns=(), params=None) -> None:
+    rows, arrays = [], {}
+    for p in parts:
+        rows += json.loads(Path(p).read_text())["rows"]
+        with np.load(Path(p).with_suffix(".npz")) as z:
+            arrays.update({k: z[k] for k in z.files})
+    figures.write_table(json_path, section, title, rows, columns, params)
+    save_npz(Path(json_path).with_suffix(".npz"), **arrays)

@@ -1,0 +1,123 @@
+"""Bad-input matrix through the real pipeline: non-zero exit, one actionable line in the rule's
+log naming the file/key and the fix, and no output left looking complete."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers.workflow import run_snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def done_copy(tiny_run, tmp_path) -> Path:
+    """A private copy of the finished tiny run (workflow + results + metadata)."""
+    wd = tmp_path / "wd"
+    shutil.copytree(tiny_run, wd, symlinks=True, ignore=shutil.ignore_patterns("locks"))
+    return wd
+
+
+def _error_line(log: Path) -> str:
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text()
+    return lines[0]
+
+
+SAMPLE = "results/partb/class_cond/samples/epoch_2.png"
+TINY = ("--cores", "1", "--configfile", "configs/tiny.yaml")
+
+
+def test_corrupt_checkpoint(done_copy):
+    ckpt = done_copy / "results/partb/class_cond/epochs/epoch_002.pt"
+    ckpt.write_bytes(b"\x00 not a checkpoint")
+    out = run_snakemake(done_copy, SAMPLE, *TINY, "--forcerun", "sample", check=False)
+    assert out.returncode != 0
+    line = _error_line(done_copy / "logs/partb/sample_class_cond_2.log")
+    assert "epoch_002.pt: not a readable checkpoint" in line and "rerun the training" in line
+    assert not (done_copy / SAMPLE).exists()
+
+
+def test_checkpoint_of_another_width(done_copy):
+    ckpt = done_copy / "results/partb/class_cond/epochs/epoch_002.pt"
+    state = torch.load(ckpt)
+    state["model_config"]["num_hiddens"] = 64  # as if trained with D=64; config says D=8
+    torch.save(state, ckpt)
+    out = run_snakemake(done_copy, SAMPLE, *TINY, "--forcerun", "sample", check=False)
+    assert out.returncode != 0
+    line = _error_line(done_copy / "logs/partb/sample_class_cond_2.log")
+    assert "num_hiddens=64 but the config asks for 8" in line
+    assert not (done_copy / SAMPLE).exists()
+
+
+# ---------------------------------------------------------------- Part A inputs
+
+
+@pytest.fixture
+def fresh(tmp_path) -> Path:
+    from tests.helpers.workflow import copy_workflow
+
+    return copy_workflow(tmp_path / "wf")
+
+
+def _image_case(wd: Path, source: str, extra: str = "") -> tuple[int, str, Path]:
+    """Run only the image rule for a new configured image; return (rc, error line, output)."""
+    (wd / "bad.yaml").write_text(f'parta:\n  images:\n    bad: {{source: "{source}"{extra}}}\n')
+    out = run_snakemake(wd, "results/images/bad.png", *TINY, "bad.yaml", check=False, timeout=300)
+    log = wd / "logs/parta/image_bad.log"
+    return out.returncode, _error_line(log), wd / "results/images/bad.png"
+
+
+def test_missing_image_file(fresh):
+    # a file: source is a declared input, so Snakemake itself names it before running anything
+    (fresh / "bad.yaml").write_text('parta:\n  images:\n    bad: {source: "file:nope.png"}\n')
+    out = run_snakemake(fresh, "results/images/bad.png", *TINY, "bad.yaml", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "Missing input files" in text and "nope.png" in text
+    assert not (fresh / "results/images/bad.png").exists()
+
+
+def test_corrupt_png(fresh):
+    (fresh / "assets/drawings/corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    rc, line, out = _image_case(fresh, "file:assets/drawings/corrupt.png")
+    assert rc != 0 and "corrupt.png" in line
+    assert not out.exists()
+
+
+def test_download_checksum_mismatch(fresh):
+    url = (fresh / "assets/drawings/house.png").resolve().as_uri()
+    rc, line, out = _image_case(fresh, f"url:{url}", ', sha256: "' + "0" * 64 + '"')
+    assert rc != 0 and "does not match the configured" in line and "sha256" in line
+    assert not out.exists()
+
+
+def test_unreachable_url_retries_then_one_line(fresh):
+    rc, line, out = _image_case(fresh, "url:http://127.0.0.1:9/campanile.jpg")
+    assert rc != 0 and "after 3 tries" in line and "127.0.0.1:9" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ('parta:\n  a0:\n    prompts: ["a rocket ship"]\n', "a rocket ship"),
+        ("parta:\n  sdedit:\n    i_start: [1, 99]\n", "i_start"),
+        (
+            "parta:\n  inpaint:\n    - {image: digit_a, rects: [[20, 20, 14, 14]]}\n",
+            "digit_a",
+        ),
+    ],
+)
+def test_config_level_part_a_errors_stop_before_running(fresh, override, message):
+    (fresh / "bad.yaml").write_text(override)
+    out = run_snakemake(fresh, "-n", *TINY, "bad.yaml", check=False, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    lines = [ln for ln in text.splitlines() if ln.startswith("config error:")]
+    assert len(lines) == 1 and message in lines[0], text[-2000:]
+    assert not (fresh / "results").exists()

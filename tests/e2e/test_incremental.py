@@ -1,0 +1,241 @@
+"""Incremental reruns, proven on a finished tiny run: each edit reruns exactly its dependents.
+
+Every case is a dry run (``snakemake -n``) on one copy of the finished tiny workflow; config edits
+are an extra ``--configfile`` overlay, source edits are undone (content and mtime) afterwards, so
+the cases are independent. Expected jobs are exact ``{rule: count}`` maps from the "Job stats"
+table. Adding a case is one entry in CONFIG_CASES or SOURCE_CASES.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.workflow import run_snakemake
+
+pytestmark = pytest.mark.e2e
+
+TINY = ["--cores", "1", "--configfile", "configs/tiny.yaml"]
+
+# Jobs of the tiny preset, by what they depend on.
+TRAIN = {"train": 3, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1}
+CALIBRATE = {"calibrate": 1}  # the measured layout (its params: device, model width, batch)
+SAMPLE = {"sample": 4, "sampling_gif": 2}
+# every Part A model job (they all run on Part B's final class_cond weights) + its table merges
+PARTA_MODEL = {
+    "parta_a0": 2,
+    "parta_forward": 1,
+    "parta_blur": 1,
+    "parta_one_step": 1,
+    "parta_iterative": 1,
+    "parta_sample": 1,
+    "parta_cfg": 1,
+    "parta_sdedit": 3,
+    "parta_inpaint": 1,
+    "parta_pair": 2,
+    "parta_table": 7,
+    # Part A in numbers: the denoising metrics and illusion samples run the model; the SDEdit
+    # and inpainting metrics read the tables' arrays; the summary gathers them
+    "eval_parta_denoise": 1,
+    "eval_parta_illusions": 1,
+    "eval_parta_sdedit": 1,
+    "eval_parta_inpaint": 1,
+    "eval_parta_summary": 1,
+}
+EVAL_CLASS = {"eval_sample_cfg": 1, "eval_partb": 1}  # CFG-sweep samples (one job) + scores
+EVAL_TIME = {"eval_sample_time": 1}
+MODELS_DOWNSTREAM = {**TRAIN, **SAMPLE, **PARTA_MODEL, **EVAL_CLASS, **EVAL_TIME}
+PAGE = {"report": 1, "all": 1}
+
+# (id, config overlay in YAML, expected jobs)
+CONFIG_CASES = [
+    (
+        "class_cond.guidance_scale",
+        "partb: {class_cond: {guidance_scale: 3.0}}",
+        # the grids, the class GIF, and the sweep sample at the new scale (the sweep always
+        # includes the grids' scale) + the scores; not training, not Part A
+        {"sample": 2, "sampling_gif": 1, "eval_sample_cfg": 1, "eval_partb": 1, **PAGE},
+    ),
+    (
+        "class_cond.epochs",
+        "partb: {class_cond: {epochs: 3}}",
+        {
+            "train": 1,
+            "loss_curve": 1,
+            "sample": 2,
+            "sampling_gif": 1,
+            **PARTA_MODEL,
+            **EVAL_CLASS,
+            **PAGE,
+        },
+    ),
+    (
+        "denoiser.lr",
+        "partb: {denoiser: {lr: 0.002}}",
+        {"train": 1, "loss_curve": 1, "denoise_test": 2, "denoise_ood": 1, **PAGE},
+    ),
+    ("noising.sigmas", "partb: {noising: {sigmas: [0.0, 0.5, 1.0]}}", {"noising_grid": 1, **PAGE}),
+    ("gif.fps", "partb: {gif: {fps: 10}}", {"sampling_gif": 2, **PAGE}),
+    (
+        "schedule.num_timesteps",
+        "partb: {schedule: {num_timesteps: 280}}",
+        {**MODELS_DOWNSTREAM, **PAGE},
+    ),
+    (
+        "data.mnist.test_per_class",
+        "data: {mnist: {test_per_class: 30}}",
+        {
+            "mnist": 1,
+            "noising_grid": 1,
+            "parta_image": 2,  # the two mnist:INDEX images
+            "train_classifier": 1,
+            **MODELS_DOWNSTREAM,
+            **PAGE,
+        },
+    ),
+    # The device is a parameter of the rules that run models (results may differ across devices).
+    # (the calibration is measured for a device: it reruns, and with it every training)
+    ("device", "device: cpu", {"train_classifier": 1, **CALIBRATE, **MODELS_DOWNSTREAM, **PAGE}),
+    # A resource, not a parameter: nothing to do.
+    ("gpus_per_job", "gpus_per_job: 1", {}),
+    # Guidance reruns the CFG rules (A0, A1.6, SDEdit, inpainting, anagrams, hybrids) and their
+    # tables, not forward / blur / one-step / iterative / unguided sampling.
+    (
+        "parta.guidance_scale",
+        "parta: {guidance_scale: 5.0}",
+        {
+            "parta_a0": 2,
+            "parta_cfg": 1,
+            "parta_sdedit": 3,
+            "parta_inpaint": 1,
+            "parta_pair": 2,
+            "parta_table": 7,
+            # the metrics of the guided sections (not the denoising metrics)
+            "eval_parta_sdedit": 1,
+            "eval_parta_inpaint": 1,
+            "eval_parta_illusions": 1,
+            "eval_parta_summary": 1,
+            **PAGE,
+        },
+    ),
+    # Adding an anagram pair runs only that pair, its table, its success rate and the report.
+    (
+        "parta.anagrams.pairs + one",
+        'parta: {anagrams: {pairs: [{name: six_nine, prompts: ["6", "9"]}, '
+        '{name: one_one, prompts: ["1", "1"]}]}}',
+        {
+            "parta_pair": 1,
+            "parta_table": 1,
+            "eval_parta_illusions": 1,
+            "eval_parta_summary": 1,
+            **PAGE,
+        },
+    ),
+    # More illusion samples: only their success rates (no figure reruns).
+    (
+        "eval.parta.illusion_samples",
+        "eval: {parta: {illusion_samples: 4}}",
+        {"eval_parta_illusions": 1, "eval_parta_summary": 1, **PAGE},
+    ),
+]
+
+# (id, file, how it is edited, expected jobs)
+SOURCE_CASES = [
+    (
+        "unet.py edited",
+        "src/fundiff/diffusion/unet.py",
+        "append",
+        {**CALIBRATE, **MODELS_DOWNSTREAM, **PAGE},
+    ),
+    (
+        "viz.py edited",
+        "src/fundiff/plotting.py",
+        "append",
+        {
+            "noising_grid": 1,
+            "loss_curve": 3,
+            "denoise_test": 2,
+            "denoise_ood": 1,
+            **SAMPLE,
+            **PARTA_MODEL,
+            "eval_partb": 1,
+            **PAGE,
+        },
+    ),
+    # mtime newer, content unchanged: Snakemake 9 compares the recorded checksum of small inputs,
+    # so a pure touch of a library module reruns nothing ...
+    ("unet.py touched", "src/fundiff/diffusion/unet.py", "touch", {}),
+    # ... but a `script:` is tracked by mtime only ("Code has changed since last execution").
+    (
+        "loss curve script touched",
+        "scripts/partb_loss_curve.py",
+        "touch",
+        {"loss_curve": 3, **PAGE},
+    ),
+    (
+        "loss curve script edited",
+        "scripts/partb_loss_curve.py",
+        "append",
+        {"loss_curve": 3, **PAGE},
+    ),
+]
+
+
+def planned_jobs(text: str) -> dict[str, int]:
+    """{rule: count} from the "Job stats" table of a dry run; {} when nothing is to be done."""
+    if "Nothing to be done" in text:
+        return {}
+    m = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal\s+(\d+)", text, re.S)
+    assert m, f"no Job stats table in:\n{text[-3000:]}"
+    jobs = {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}
+    assert sum(jobs.values()) == int(m.group(2))
+    return jobs
+
+
+def dry_run(wd: Path, *extra: str) -> dict[str, int]:
+    out = run_snakemake(wd, "-n", *TINY, *extra)
+    return planned_jobs(out.stdout + out.stderr)
+
+
+@pytest.fixture(scope="module")
+def done(tiny_run, tmp_path_factory) -> Path:
+    """A private copy of the finished tiny run (results, logs, .snakemake metadata, mtimes kept)."""
+    wd = tmp_path_factory.mktemp("incremental") / "wf"
+    shutil.copytree(tiny_run, wd, symlinks=True)
+    return wd
+
+
+def test_copied_finished_run_has_nothing_to_do(done):
+    """Also proves the library inputs are recorded relative to the checkout, not absolute."""
+    assert dry_run(done) == {}
+
+
+@pytest.mark.parametrize(
+    "overlay,expected", [c[1:] for c in CONFIG_CASES], ids=[c[0] for c in CONFIG_CASES]
+)
+def test_config_edit_reruns_exactly_its_dependents(done, overlay, expected):
+    cfg = done / "edit.yaml"
+    cfg.write_text(overlay + "\n")
+    assert dry_run(done, str(cfg)) == expected
+
+
+@pytest.mark.parametrize(
+    "path,how,expected", [c[1:] for c in SOURCE_CASES], ids=[c[0] for c in SOURCE_CASES]
+)
+def test_source_edit_reruns_exactly_its_dependents(done, path, how, expected):
+    f = done / path
+    before, st = f.read_bytes(), f.stat()
+    try:
+        if how == "append":
+            f.write_bytes(before + b"\n# edited by test_incremental\n")
+        now = time.time()  # as an editor or `touch` would: newer than every output
+        os.utime(f, (now, now))
+        assert dry_run(done) == expected
+    finally:
+        f.write_bytes(before)
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))

