@@ -18,8 +18,8 @@ rule report:
             "report/index.html.j2",
             "report/README.md.j2",
             "report/style.css",
-            "report/sections.yaml",
         ],
+        sections="src/fundiff/report/sections.yaml",
         lib=script_lib("report"),
     output:
         html="results/report/index.html",

@@ -16,7 +16,7 @@ bench_dir = (
 context = build_context(
     smk.input.tables,
     out_dir,
-    template_dir / "sections.yaml",
+    smk.input.sections,
     preset=smk.params.preset,
     seed=smk.params.seed,
     device=smk.params.device,

@@ -17,12 +17,13 @@ import pytest
 from PIL import Image
 
 from fundiff.report import render as report
+from fundiff.report import sections
 from fundiff.report.sections import SECTIONS
 from fundiff.report.tables import cell, read_table, write_table
 from tests.helpers.workflow import REPO, run_snakemake
 
 TEMPLATES = REPO / "report"
-SECTIONS_YAML = TEMPLATES / "sections.yaml"
+SECTIONS_YAML = sections.SECTIONS_YAML
 A_IDS = [s for s in SECTIONS if s.startswith("A")]
 B_IDS = [s for s in SECTIONS if s.startswith("B")]
 
@@ -398,7 +399,7 @@ def test_data_tables_render_in_html_and_markdown(tmp_path):
     raw = json.loads(spec.read_text())
     assert raw["data"]["rows"][1][1] is None  # NaN -> null: strict JSON
     ctx = report.build_context([spec], results / "report", SECTIONS_YAML, preset="t", seed=1)
-    page, md = report.render(ctx, SECTIONS_YAML.parent)
+    page, md = report.render(ctx, TEMPLATES)
     assert '<td class="num">1.235</td>' in page and "<math" in page
     assert "| benchmark | ratio | note |" in md and "| :--- | ---: | :--- |" in md
     assert "| cfg \\| batched | 1.235 |  |" in md

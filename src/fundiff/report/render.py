@@ -1,7 +1,7 @@
 """The writeup: turn figure table specs (fundiff.report.tables) + provenance into HTML and Markdown.
 
 Everything here runs without Snakemake: ``build_context`` gathers the sections (text and
-formulas from ``report/sections.yaml``), the tables (merged per section), and the provenance;
+formulas from the section registry, ``fundiff/report/sections.yaml``), the tables (merged per section), and the provenance;
 ``render`` fills the two jinja2 templates. Images are linked relative to the output folder, so
 ``results/`` can be zipped and opened anywhere. Formulas are converted to MathML on the server
 (no script, no CDN at view time); the Markdown twin keeps them as ``$$...$$`` TeX.
@@ -31,7 +31,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from fundiff.io import atomic_path, sha256
-from fundiff.report.sections import SECTIONS
+from fundiff.report.sections import SECTIONS_YAML
 from fundiff.report.tables import read_table
 
 PACKAGES = [
@@ -103,14 +103,15 @@ def format_number(v) -> str:
     return str(v)
 
 
-def load_sections(path: str | os.PathLike) -> list[dict]:
-    """Parts and their sections, in page order (see report/sections.yaml)."""
+def load_sections(path: str | os.PathLike = SECTIONS_YAML) -> list[dict]:
+    """Parts and their sections, in page order (the registry, fundiff.report.sections), as
+    mutable dicts for the templates."""
     parts = yaml.safe_load(Path(path).read_text())["parts"]
     for part in parts:
         for s in part["sections"]:
-            s.setdefault("title", SECTIONS.get(s["id"], s["id"]))
             s.setdefault("text", "")
             s.setdefault("formulas", [])
+            s.setdefault("figures", True)
     return parts
 
 
@@ -534,7 +535,7 @@ def build_context(
                 {"tex": f.strip(), "mathml": Markup(tex_to_mathml(f))} for f in s["formulas"]
             ]
             s["tables"] = by_section.get(s["id"], [])
-            s["has_figures"] = s["id"] in SECTIONS
+            s["has_figures"] = s["figures"]
     parta_present = any(p["present"] for p in parts if p["id"] == "A")
     if parta_backend is None:  # fall back to what the Part A table specs recorded
         recorded = {

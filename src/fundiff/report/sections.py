@@ -1,28 +1,73 @@
-"""The writeup's sections: id -> heading (torch-free: the workflow reads it at parse time)."""
+"""The writeup's sections: the one registry that rules, scripts, the evaluator and the report ask.
 
-SECTIONS = {
-    "A0": "Part 0: text-to-image with the pretrained model",
-    "A1.1": "1.1 Forward process",
-    "A1.2": "1.2 Classical denoising (Gaussian blur)",
-    "A1.3": "1.3 One-step denoising",
-    "A1.4": "1.4 Iterative denoising",
-    "A1.5": "1.5 Sampling from pure noise",
-    "A1.6": "1.6 Classifier-free guidance",
-    "A1.7": "1.7 Image-to-image translation (SDEdit)",
-    "A1.7.1": "1.7.1 Editing web and hand-drawn images",
-    "A1.7.2": "1.7.2 Inpainting",
-    "A1.7.3": "1.7.3 Text-conditional image-to-image translation",
-    "A1.8": "1.8 Visual anagrams",
-    "A1.9": "1.9 Hybrid images",
-    "A2": "2 Measured results: Part A in numbers",
-    "B1.2": "1.2 Adding noise",
-    "B1.2.1": "1.2.1 Training the single-step denoiser",
-    "B1.2.2": "1.2.2 Out-of-distribution noise levels",
-    "B2.2": "2.2 Training the time-conditioned UNet",
-    "B2.3": "2.3 Sampling from the time-conditioned UNet",
-    "B2.4": "2.4 Training the class-conditioned UNet",
-    "B2.5": "2.5 Sampling from the class-conditioned UNet",
-    "B3": "3 Bells & whistles: sampling GIFs",
-    "B4": "4 Measured results: an in-pipeline digit classifier scores the samples",
-    "C1": "Speed benchmarks (benchmarks/results/)",
-}
+Each section is one record in ``sections.yaml`` beside this file (page order): its id (``A1.7.2``),
+title, text and formulas. Torch-free: the workflow reads it while parsing the Snakefile.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SECTIONS_YAML = Path(__file__).with_name("sections.yaml")
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str  # "A1.7.2": part letter + the spec's section number
+    part: str  # "A", "B" or "C"
+    title: str  # the heading ("1.7.2 Inpainting")
+    text: str = ""  # the writeup's prose (inline TeX as $...$)
+    formulas: tuple[str, ...] = field(default_factory=tuple)  # display TeX
+    figures: bool = True  # False: text only, no rule writes a table for it
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str
+    title: str
+    intro: str
+    sections: tuple[Section, ...]
+
+
+@functools.cache
+def parts() -> tuple[Part, ...]:
+    """Every part with its sections, in page order."""
+    raw = yaml.safe_load(SECTIONS_YAML.read_text())["parts"]
+    out = []
+    for p in raw:
+        secs = tuple(
+            Section(
+                id=s["id"],
+                part=p["id"],
+                title=s["title"],
+                text=s.get("text", ""),
+                formulas=tuple(s.get("formulas", ())),
+                figures=s.get("figures", True),
+            )
+            for s in p["sections"]
+        )
+        out.append(Part(p["id"], p["title"], p.get("intro", ""), secs))
+    return tuple(out)
+
+
+@functools.cache
+def registry() -> dict[str, Section]:
+    """id -> section, in page order."""
+    return {s.id: s for p in parts() for s in p.sections}
+
+
+def section(section_id: str) -> Section:
+    try:
+        return registry()[section_id]
+    except KeyError:
+        raise ValueError(
+            f"unknown writeup section {section_id!r}; known: {', '.join(registry())}"
+        ) from None
+
+
+# id -> title of every section that has figures (what a table spec may name)
+SECTIONS = {s.id: s.title for s in registry().values() if s.figures}

@@ -166,7 +166,11 @@ def test_committed_benchmarks_name_each_machine_once_in_the_report(tmp_path):
     spec = tmp_path / "results/benchmarks/table.json"
     write_table(spec, "C1", "Speed benchmarks", [], data=bs.table_data(rows))
     ctx = report.build_context(
-        [spec], tmp_path / "results/report", REPO / "report/sections.yaml", preset="t", seed=1
+        [spec],
+        tmp_path / "results/report",
+        REPO / "src/fundiff/report/sections.yaml",
+        preset="t",
+        seed=1,
     )
     page, md = report.render(ctx, REPO / "report")
     (t,) = ctx["tables"]
