@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import ConfigError, deep_merge, preset_notes, validate, with_defaults  # noqa: E402
+from fundiff.config import ConfigError, deep_merge, preset_notes, validate  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.report.sections import SECTIONS  # noqa: E402
 from fundiff.workflow.deps import closure, module_closure  # noqa: E402
@@ -29,10 +29,9 @@ def spec_preset_notes():
         yaml.safe_load((base / "config.yaml").read_text()),
         yaml.safe_load((base / "configs/fa24.yaml").read_text()),
     )
-    return preset_notes(config, spec)
+    return preset_notes(config, validate(spec, SCHEMA))
 
 
-PARTB_OPTS = with_defaults(PARTB, SCHEMA, "partb")  # partb's own keys with schema defaults
 EVAL = config["eval"]
 CONDITIONED = ["time_cond", "class_cond"]
 MODELS = ["denoiser"] + CONDITIONED
@@ -69,7 +68,7 @@ def gif_guidance_scale(wildcards):
 def train_settings(model):
     """A model's configured training run (plain builtins), before the measured layout."""
     schedule = PARTB["schedule"]
-    m = with_defaults(PARTB[model], SCHEMA, "partb", model)
+    m = PARTB[model]
     task = {"denoiser": "denoiser", "time_cond": "time", "class_cond": "class"}[model]
     return {
         "task": task,
@@ -88,8 +87,8 @@ def train_settings(model):
         "beta_start": schedule["beta_start"],
         "beta_end": schedule["beta_end"],
         "seed": config["seed"],
-        "channels_last": PARTB_OPTS["channels_last"],
-        "cuda_graph": PARTB_OPTS["cuda_graph"],
+        "channels_last": PARTB["channels_last"],
+        "cuda_graph": PARTB["cuda_graph"],
     }
 
 
@@ -222,7 +221,7 @@ def partb_figures():
 # ---------------------------------------------------------------- Part A
 PARTA = config["parta"]
 # the anagram's second view (flip | rotate180), its default read from the schema
-PA_ANAGRAM_VIEW = with_defaults(PARTA["anagrams"], SCHEMA, "parta", "anagrams")["view"]
+PA_ANAGRAM_VIEW = PARTA["anagrams"]["view"]
 # how the A1.8 title and column header name that view
 PA_VIEW_WORDS = {"flip": "flipped upside down", "rotate180": "turned 180°"}[PA_ANAGRAM_VIEW]
 PA_BACKEND = PARTA["backend"]["name"]
@@ -515,7 +514,7 @@ def sweep_scales():
 
 def sweep_samples_per_class(scale):
     """Digits per class at one sweep scale: more at the grids' scale (the final score)."""
-    sweep = with_defaults(EVAL["cfg_sweep"], SCHEMA, "eval", "cfg_sweep")
+    sweep = EVAL["cfg_sweep"]
     guided = sweep["guided_samples_per_class"] or sweep["samples_per_class"]
     main = float(scale) == float(PARTB["class_cond"]["guidance_scale"])
     return guided if main else sweep["samples_per_class"]
@@ -559,7 +558,7 @@ def all_targets():
 
 
 # ---------------------------------------------------------------- Part A metrics, benchmarks
-EVAL_PA = with_defaults(EVAL.get("parta"), SCHEMA, "eval", "parta")
+EVAL_PA = EVAL["parta"]
 
 
 def pa_eval_images():

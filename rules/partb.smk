@@ -44,9 +44,9 @@ checkpoint calibrate:
         mem_mb=2000,  # a few D=32 training steps per candidate (~0.8 GB peak per process)
         runtime=10,
     params:
-        amp_bf16=PARTB_OPTS["amp_bf16"],
-        threads=PARTB_OPTS["train_threads"],
-        sample_bf16=PARTB_OPTS["sample_bf16"],
+        amp_bf16=PARTB["amp_bf16"],
+        threads=PARTB["train_threads"],
+        sample_bf16=PARTB["sample_bf16"],
         jobs=len(MODELS),
         train=calibration_settings(),
         device=config["device"],

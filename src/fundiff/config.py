@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path
 
@@ -48,14 +49,43 @@ def _message(err: jsonschema.ValidationError, root_schema: dict) -> str:
 
 
 def validate(config: dict, schema_path: str | Path) -> dict:
-    """Validate ``config`` in place; raise ConfigError with one line for the first problem."""
+    """Validate ``config`` and fill in every schema default (in place, once: nothing downstream
+    repeats a default); raise ConfigError with one line for the first problem."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         raise ConfigError(_message(errors[0], schema))
+    fill_defaults(config, schema)
     _cross_checks(config)
     return config
+
+
+def fill_defaults(node, schema: dict, root: dict | None = None):
+    """Set every missing property that has a schema ``default`` (deep-copied), recursing into
+    objects (a missing object whose properties have defaults is created) and array items."""
+    root = schema if root is None else root
+    schema = _subschema(schema, root)
+    if isinstance(node, dict):
+        for key, sub in schema.get("properties", {}).items():
+            sub = _subschema(sub, root)
+            if key not in node:
+                if "default" in sub:
+                    node[key] = copy.deepcopy(sub["default"])
+                elif sub.get("type") == "object" and any(
+                    "default" in _subschema(v, root) for v in sub.get("properties", {}).values()
+                ):
+                    node[key] = {}
+            if key in node:
+                fill_defaults(node[key], sub, root)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key in set(node) - set(schema.get("properties", {})):
+                fill_defaults(node[key], extra, root)
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        for item in node:
+            fill_defaults(item, schema["items"], root)
+    return node
 
 
 def schema_defaults(schema_path: str | Path, *keys: str) -> dict:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -56,6 +58,28 @@ def torch_save(obj, path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     write_bytes(path, buf.getvalue())
+
+
+def json_safe(value):
+    """The one JSON sanitiser of the pipeline: NaN -> None, +-inf -> "inf" / "-inf" (strict JSON
+    has neither), numpy scalars and arrays -> Python numbers and lists, tuples -> lists;
+    recursive through dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def write_json(path, obj) -> None:
+    """``obj`` through :func:`json_safe` as indented, key-sorted strict JSON (atomic)."""
+    write_text(path, json.dumps(json_safe(obj), indent=1, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_csv(df, path) -> None:

@@ -26,12 +26,11 @@ A spec may have no image rows at all and only ``data`` (e.g. the benchmark table
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fundiff.io import write_text
+from fundiff.io import json_safe, write_json
 from fundiff.report.sections import SECTIONS
 
 
@@ -80,23 +79,13 @@ def write_table(
         spec["caption"] = caption
     if data is not None:
         spec["data"] = check_data(data)
-    write_text(path, json.dumps(spec, indent=1, sort_keys=True) + "\n")
-
-
-def _finite(v):
-    """NaN -> None and +-inf -> "inf" / "-inf", so the spec stays strict JSON; numpy scalars
-    become Python numbers."""
-    if not isinstance(v, (str, int, float)) and hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    return v
+    write_json(path, spec)
 
 
 def check_data(data: dict) -> dict:
     """A ``data`` table as plain lists; ValueError when a row does not match the columns."""
     columns = [str(c) for c in data["columns"]]
-    rows = [[_finite(v) for v in r] for r in data["rows"]]
+    rows = [[json_safe(v) for v in r] for r in data["rows"]]
     for r in rows:
         if len(r) != len(columns):
             raise ValueError(f"data row {r!r} has {len(r)} values for {len(columns)} columns")
