@@ -1,6 +1,7 @@
 """Dry-run overhead: an up-to-date `snakemake -n` of this workflow vs bare Snakemake start-up.
 
-Both are timed side by side in one run (alternating, several repetitions, median wall time):
+Both are timed side by side in one run (alternating, several repetitions, median wall time and
+peak resident memory of the Snakemake process, from ``wait4``'s rusage):
   workflow  `snakemake -n --cores 1 --configfile configs/tiny.yaml` in a finished copy of this
             workflow (default profile, as a user would run it): "Nothing to be done".
   baseline  `snakemake -n --cores 1 --workflow-profile none` on a one-rule Snakefile whose output
@@ -27,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.conftest import SNAKEMAKE, copy_workflow  # noqa: E402  (the tests' workflow copy)
+from tests.helpers.workflow import SNAKEMAKE, copy_workflow  # noqa: E402  (the tests' copy)
 
 ONE_RULE = 'rule a:\n    output:\n        "a.txt",\n    log:\n        "a.log",\n    shell:\n        "touch {output} 2> {log}"\n'
 
@@ -40,13 +41,20 @@ def sh(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedPro
     return proc
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of one up-to-date dry run."""
+    env = {**os.environ, "PYTHONPATH": str(cwd / "src")}
     t0 = time.perf_counter()
-    out = sh(cmd, cwd, timeout=300)
-    dt = time.perf_counter() - t0
-    if "Nothing to be done" not in out.stdout + out.stderr:
-        sys.exit(f"not up to date in {cwd}: {' '.join(cmd)}\n{out.stdout[-2000:]}")
-    return dt
+    with tempfile.TemporaryFile("w+") as log:
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        text = log.read()
+    if p.returncode != 0 or "Nothing to be done" not in text:
+        sys.exit(f"not up to date in {cwd}: {' '.join(cmd)}\n{text[-2000:]}")
+    return dt, usage.ru_maxrss / 1024  # Linux: KiB
 
 
 def finished_copy(tmp: Path) -> Path:
@@ -92,10 +100,12 @@ def main() -> None:
         wf_cmd = [*SNAKEMAKE, "-n", "--cores", "1", "--configfile", "configs/tiny.yaml"]
         base_cmd = [*SNAKEMAKE, "-n", "--cores", "1", "--workflow-profile", "none"]
         timed(wf_cmd, wd), timed(base_cmd, base)  # warm the page cache
-        wf_t, base_t = [], []
+        wf, bl = [], []
         for _ in range(args.reps):
-            base_t.append(timed(base_cmd, base))
-            wf_t.append(timed(wf_cmd, wd))
+            bl.append(timed(base_cmd, base))
+            wf.append(timed(wf_cmd, wd))
+    wf_t, base_t = [t for t, _ in wf], [t for t, _ in bl]
+    wf_mib, base_mib = max(m for _, m in wf), max(m for _, m in bl)
     result = {
         "what": "median wall time of an up-to-date `snakemake -n` (tiny preset) vs the same on a "
         "one-rule Snakefile, alternating, same Python",
@@ -104,6 +114,9 @@ def main() -> None:
         "baseline_s": round(statistics.median(base_t), 3),
         "ratio": round(statistics.median(wf_t) / statistics.median(base_t), 3),
         "target_ratio": 1.3,
+        "workflow_peak_mib": round(wf_mib, 1),
+        "baseline_peak_mib": round(base_mib, 1),
+        "target_peak_mib": 250,
         "workflow_all_s": [round(t, 3) for t in wf_t],
         "baseline_all_s": [round(t, 3) for t in base_t],
         "machine": info,

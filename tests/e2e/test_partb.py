@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers.workflow import REPO, copy_workflow, run_snakemake
+from tests.helpers.workflow import REPO, copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -61,11 +61,49 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
-def test_fa24_preset_builds_dag(tmp_path):
+def fa24_config() -> dict:
+    import yaml
+
+    from fundiff.config import deep_merge, validate
+
+    raw = deep_merge(
+        yaml.safe_load((REPO / "config.yaml").read_text()),
+        yaml.safe_load((REPO / "configs/fa24.yaml").read_text()),
+    )
+    return validate(raw, REPO / "schemas/config.schema.yaml")
+
+
+def test_fa24_preset_plans_one_job_per_configured_item(tmp_path):
+    """The spec preset's DAG, counted per rule from a fresh checkout and derived from its config
+    (before the calibration checkpoint has run: the Part A model jobs are planned with it, their
+    input images once it exists)."""
+    cfg = fa24_config()
+    pb, pa = cfg["partb"], cfg["parta"]
+    sd = pa["sdedit"]
     wd = copy_workflow(tmp_path)
     out = run_snakemake(wd, "-n", "--cores", "1", "--configfile", "configs/fa24.yaml")
-    text = out.stdout + out.stderr
-    assert "train" in text and "sample" in text
+    one = [
+        "mnist", "calibrate", "noising_grid", "denoise_ood", "train_classifier",
+        "parta_forward", "parta_blur", "parta_one_step", "parta_iterative", "parta_sample",
+        "parta_cfg", "eval_sample_cfg", "eval_sample_time", "eval_partb", "eval_parta_denoise",
+        "eval_parta_sdedit", "eval_parta_inpaint", "eval_parta_illusions",
+        "eval_parta_summary", "benchmarks_table", "report", "all",
+    ]  # fmt: skip
+    expected = {rule: 1 for rule in one} | {
+        "train": 3,  # denoiser, time_cond, class_cond
+        "loss_curve": 3,
+        "denoise_test": len(pb["denoiser"]["show_epochs"]),
+        "sample": len(pb["time_cond"]["sample_epochs"]) + len(pb["class_cond"]["sample_epochs"]),
+        "sampling_gif": 2,
+        "parta_a0": len(pa["a0"]["steps"]),
+        "parta_sdedit": len(sd["images"]) + len(sd["edit_images"]) + len(sd["text"]["images"]),
+        "parta_inpaint": len(pa["inpaint"]),
+        "parta_pair": len(pa["anagrams"]["pairs"]) + len(pa["hybrids"]["pairs"]),
+        "parta_table": 7,  # A0, A1.7, A1.7.1, A1.7.2, A1.7.3, A1.8, A1.9: merged from parts
+    }
+    assert planned_jobs(out.stdout + out.stderr) == expected
+    # the spec's sizes, as planned (not the embedded default's)
+    assert expected["sample"] == 10 and expected["parta_sdedit"] == 9
 
 
 def test_bad_config_fails_before_running(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,3 +69,14 @@ def run_snakemake(
             f"{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def planned_jobs(text: str) -> dict[str, int]:
+    """{rule: count} from the "Job stats" table of a dry run; {} when nothing is to be done."""
+    if "Nothing to be done" in text:
+        return {}
+    m = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal\s+(\d+)", text, re.S)
+    assert m, f"no Job stats table in:\n{text[-3000:]}"
+    jobs = {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}
+    assert sum(jobs.values()) == int(m.group(2))
+    return jobs
