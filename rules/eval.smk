@@ -133,7 +133,7 @@ rule eval_parta_denoise:
     """Gaussian blur vs one-step vs iterative denoising at every Part A noise level (PSNR, SSIM),
     averaged over held-out digits (mnist) or the configured images (deepfloyd)."""
     input:
-        unpack(pa_eval_denoise_inputs),
+        unpack(pa_inputs(lambda w: PA.eval_denoise_inputs())),
         lib=script_lib("eval_parta_denoise"),
     output:
         csv="results/eval/parta_denoise.csv",
@@ -149,10 +149,11 @@ rule eval_parta_denoise:
     resources:
         gpu=gpus(),
     params:
-        **pa_eval_model_params(cfg=False),
+        **PA.model_params(guidance=False, upscale=False),
         t=PARTA["forward"]["t"],
         blur=PARTA["blur"],
-        source=pa_eval_source(),
+        source=PA.eval_source(),
+        title=PA.eval_title("denoise"),
     script:
         "../scripts/eval_parta_denoise.py"
 
@@ -160,7 +161,7 @@ rule eval_parta_denoise:
 rule eval_parta_sdedit:
     """PSNR / MSE of every SDEdit result to its original vs i_start (from the saved arrays)."""
     input:
-        npz=[f"{PA_DIR}/{s}/table.npz" for s in PA_SDEDIT],
+        npz=[f"{PA_DIR}/{s}/table.npz" for s in layout.SDEDIT],
         lib=script_lib("eval_parta_sdedit"),
     output:
         csv="results/eval/parta_sdedit.csv",
@@ -173,9 +174,10 @@ rule eval_parta_sdedit:
     conda:
         "../envs/fundiff.yaml"
     params:
-        sections=list(PA_SDEDIT.values()),
-        timesteps=PA_TIMESTEPS,
+        sections=[layout.record(s).id for s in layout.SDEDIT],
+        timesteps=PA.timesteps(),
         guidance_scale=PARTA["guidance_scale"],
+        title=PA.eval_title("sdedit"),
     script:
         "../scripts/eval_parta_sdedit.py"
 
@@ -197,6 +199,7 @@ rule eval_parta_inpaint:
         "../envs/fundiff.yaml"
     params:
         masks=[dict(s) for s in PARTA["inpaint"]],
+        title=PA.eval_title("inpaint"),
     script:
         "../scripts/eval_parta_inpaint.py"
 
@@ -222,14 +225,12 @@ rule eval_parta_illusions:
     resources:
         gpu=gpus(),
     params:
-        **pa_eval_model_params(),
-        samples=EVAL_PA["illusion_samples"],
-        far_sigma=EVAL_PA["hybrid_far_sigma"],
-        anagrams={
-            "pairs": [dict(p) for p in PARTA["anagrams"]["pairs"]],
-            "view": PA_ANAGRAM_VIEW,
-        },
+        **PA.model_params(upscale=False),
+        samples=EVAL["parta"]["illusion_samples"],
+        far_sigma=EVAL["parta"]["hybrid_far_sigma"],
+        anagrams=PA.anagrams(),
         hybrids=dict(PARTA["hybrids"]),
+        title=PA.eval_title("illusions"),
     script:
         "../scripts/eval_parta_illusions.py"
 

@@ -6,7 +6,7 @@
 rule parta_image:
     """An input image from its configured source (url / skimage / file / mnist) as a PNG."""
     input:
-        unpack(pa_source_inputs),
+        unpack(lambda w: PA.source_inputs(w.image)),
         lib=script_lib("parta_image"),
     output:
         "results/images/{image}.png",
@@ -17,7 +17,7 @@ rule parta_image:
     conda:
         "../envs/fundiff.yaml"
     params:
-        image=pa_source,
+        image=lambda w: dict(PARTA["images"][w.image]),
     script:
         "../scripts/parta_image.py"
 
@@ -36,7 +36,7 @@ rule encode_prompts:
         gpu=gpus(),
     params:
         backend=PARTA["backend"],
-        prompts=pa_prompts(),
+        prompts=PA.prompts(),
         device=config["device"],
     script:
         "../scripts/parta_encode.py"
@@ -48,7 +48,7 @@ rule parta_a0:
         unpack(pa_model_inputs),
         lib=script_lib("parta_a0"),
     output:
-        cells=pa_cells("a0", "{steps}"),
+        cells=PA.cells("a0", "{steps}"),
         part=f"{PA_DIR}/a0/parts/{{steps}}.json",
         npz=f"{PA_DIR}/a0/parts/{{steps}}.npz",
     log:
@@ -60,19 +60,19 @@ rule parta_a0:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **PA.model_params(),
         a0=PARTA["a0"],
     script:
         "../scripts/parta_a0.py"
 
 
 rule parta_forward:
-    """A1.1: the test image noised to each configured t."""
+    """A1.1: the test image noised to each configured t (A1.2, A1.3: the same rule, below)."""
     input:
-        unpack(pa_test_image_inputs),
+        unpack(pa_inputs(lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False))),
         lib=script_lib("parta_noisy"),
     output:
-        cells=pa_cells("a1_1"),
+        cells=PA.cells("a1_1"),
         table=f"{PA_DIR}/a1_1/table.json",
         npz=f"{PA_DIR}/a1_1/table.npz",
     log:
@@ -82,73 +82,49 @@ rule parta_forward:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(cfg=False),
+        **PA.model_params(guidance=False),
+        **PA.forward_image(),
         section="A1.1",
+        title=PA.title("a1_1"),
         t=PARTA["forward"]["t"],
-        image_name=PARTA["forward"]["image"],
-        invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
     script:
         "../scripts/parta_noisy.py"
 
 
-rule parta_blur:
-    """A1.2: Gaussian-blur denoising of the noisy test images."""
-    input:
-        unpack(pa_test_image_inputs),
-        lib=script_lib("parta_noisy"),
+# A1.2: Gaussian-blur denoising of the noisy test images.
+use rule parta_forward as parta_blur with:
     output:
-        cells=pa_cells("a1_2"),
+        cells=PA.cells("a1_2"),
         table=f"{PA_DIR}/a1_2/table.json",
         npz=f"{PA_DIR}/a1_2/table.npz",
     log:
         "logs/parta/a1_2.log",
-    conda:
-        "../envs/fundiff.yaml"
-    resources:
-        gpu=gpus(),
     params:
-        **pa_common(cfg=False),
         section="A1.2",
-        t=PARTA["forward"]["t"],
+        title=PA.title("a1_2"),
         blur=PARTA["blur"],
-        image_name=PARTA["forward"]["image"],
-        invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
-    script:
-        "../scripts/parta_noisy.py"
 
 
-rule parta_one_step:
-    """A1.3: one-step denoising of the noisy test images with the pretrained UNet."""
-    input:
-        unpack(pa_test_image_inputs),
-        lib=script_lib("parta_noisy"),
+# A1.3: one-step denoising of the noisy test images with the pretrained UNet.
+use rule parta_forward as parta_one_step with:
     output:
-        cells=pa_cells("a1_3"),
+        cells=PA.cells("a1_3"),
         table=f"{PA_DIR}/a1_3/table.json",
         npz=f"{PA_DIR}/a1_3/table.npz",
     log:
         "logs/parta/a1_3.log",
-    conda:
-        "../envs/fundiff.yaml"
-    resources:
-        gpu=gpus(),
     params:
-        **pa_common(cfg=False),
         section="A1.3",
-        t=PARTA["forward"]["t"],
-        image_name=PARTA["forward"]["image"],
-        invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
-    script:
-        "../scripts/parta_noisy.py"
+        title=PA.title("a1_3"),
 
 
 rule parta_iterative:
     """A1.4: iterative denoising from i_start (every k-th step) + the comparison row."""
     input:
-        unpack(pa_test_image_inputs),
+        unpack(pa_inputs(lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False))),
         lib=script_lib("parta_iterative"),
     output:
-        cells=pa_cells("a1_4"),
+        cells=PA.cells("a1_4"),
         iterative=f"{PA_DIR}/a1_4/iterative.json",
         iterative_npz=f"{PA_DIR}/a1_4/iterative.npz",
         compare=f"{PA_DIR}/a1_4/compare.json",
@@ -160,22 +136,22 @@ rule parta_iterative:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(cfg=False),
+        **PA.model_params(guidance=False),
+        **PA.forward_image(),
         iterative=PARTA["iterative"],
         blur=PARTA["blur"],
-        image_name=PARTA["forward"]["image"],
-        invert=PARTA["images"][PARTA["forward"]["image"]].get("invert", "auto"),
+        titles={t: PA.title("a1_4", t) for t in ("iterative", "compare")},
     script:
         "../scripts/parta_iterative.py"
 
 
 rule parta_sample:
-    """A1.5: samples from pure noise (no guidance)."""
+    """A1.5: samples from pure noise (no guidance; A1.6, with guidance: the same rule, below)."""
     input:
         unpack(pa_model_inputs),
         lib=script_lib("parta_sample"),
     output:
-        cells=pa_cells("a1_5"),
+        cells=PA.cells("a1_5"),
         table=f"{PA_DIR}/a1_5/table.json",
         npz=f"{PA_DIR}/a1_5/table.npz",
     log:
@@ -185,59 +161,52 @@ rule parta_sample:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(cfg=False),
+        **PA.model_params(guidance=False),
         section="A1.5",
+        title=PA.title("a1_5"),
         samples=PARTA["sample"],
     script:
         "../scripts/parta_sample.py"
 
 
-rule parta_cfg:
-    """A1.6: samples with classifier-free guidance."""
-    input:
-        unpack(pa_model_inputs),
-        lib=script_lib("parta_sample"),
+# A1.6: samples with classifier-free guidance.
+use rule parta_sample as parta_cfg with:
     output:
-        cells=pa_cells("a1_6"),
+        cells=PA.cells("a1_6"),
         table=f"{PA_DIR}/a1_6/table.json",
         npz=f"{PA_DIR}/a1_6/table.npz",
     log:
         "logs/parta/a1_6.log",
-    conda:
-        "../envs/fundiff.yaml"
-    resources:
-        gpu=gpus(),
     params:
-        **pa_common(),
+        guidance_scale=PARTA["guidance_scale"],
         section="A1.6",
+        title=PA.title("a1_6"),
         samples=PARTA["cfg"],
-    script:
-        "../scripts/parta_sample.py"
 
 
 rule parta_sdedit:
     """A1.7 / A1.7.1 / A1.7.3: SDEdit of one {image} at every configured i_start."""
     input:
-        unpack(pa_image_inputs),
+        unpack(pa_inputs(lambda w: PA.image_inputs(w.image))),
         lib=script_lib("parta_sdedit"),
     output:
-        cells=pa_cells("{sdir}", "{image}"),
+        cells=PA.cells("a1_7", "{image}", under="{sdir}"),
         part=f"{PA_DIR}/{{sdir}}/parts/{{image}}.json",
         npz=f"{PA_DIR}/{{sdir}}/parts/{{image}}.npz",
     log:
         "logs/parta/{sdir}_{image}.log",
     wildcard_constraints:
-        sdir="|".join(PA_SDEDIT),
+        sdir="|".join(layout.SDEDIT),
         image="|".join(PARTA["images"]),
     conda:
         "../envs/fundiff.yaml"
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
+        **PA.model_params(),
         i_start=PARTA["sdedit"]["i_start"],
-        prompt=pa_sdedit_prompt,
-        invert=pa_invert,
+        prompt=lambda w: PA.sdedit_prompt(w.sdir),
+        invert=lambda w: PA.invert(w.image),
     script:
         "../scripts/parta_sdedit.py"
 
@@ -245,10 +214,10 @@ rule parta_sdedit:
 rule parta_inpaint:
     """A1.7.2: inpaint one {image} inside its configured mask."""
     input:
-        unpack(pa_image_inputs),
+        unpack(pa_inputs(lambda w: PA.image_inputs(w.image))),
         lib=script_lib("parta_inpaint"),
     output:
-        cells=pa_cells("a1_7_2", "{image}"),
+        cells=PA.cells("a1_7_2", "{image}"),
         part=f"{PA_DIR}/a1_7_2/parts/{{image}}.json",
         npz=f"{PA_DIR}/a1_7_2/parts/{{image}}.npz",
     log:
@@ -260,10 +229,10 @@ rule parta_inpaint:
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
-        mask=pa_inpaint_mask,
+        **PA.model_params(),
+        mask=lambda w: PA.inpaint_spec(w.image),
         prompt=PARTA["null_prompt"],
-        invert=pa_invert,
+        invert=lambda w: PA.invert(w.image),
     script:
         "../scripts/parta_inpaint.py"
 
@@ -274,24 +243,24 @@ rule parta_pair:
         unpack(pa_model_inputs),
         lib=script_lib("parta_pair"),
     output:
-        cells=f"{PA_DIR}/{{sdir}}/{{pair}}.png",
+        cells=PA.cells("a1_8", "{pair}", under="{sdir}"),
         part=f"{PA_DIR}/{{sdir}}/parts/{{pair}}.json",
         npz=f"{PA_DIR}/{{sdir}}/parts/{{pair}}.npz",
     log:
         "logs/parta/{sdir}_{pair}.log",
     wildcard_constraints:
-        sdir="a1_8|a1_9",
+        sdir="|".join(layout.PAIRS),
         pair="[A-Za-z0-9][A-Za-z0-9_-]*",
     conda:
         "../envs/fundiff.yaml"
     resources:
         gpu=gpus(),
     params:
-        **pa_common(),
-        kind=pa_pair_kind,
-        prompts=pa_pair,
-        view=pa_pair_view,
-        hybrid=pa_hybrid_filter,
+        **PA.model_params(),
+        kind=pa_pair_param("kind"),
+        prompts=pa_pair_param("prompts"),
+        view=pa_pair_param("view"),
+        hybrid=pa_pair_param("hybrid"),
     script:
         "../scripts/parta_pair.py"
 
@@ -299,7 +268,7 @@ rule parta_pair:
 rule parta_table:
     """Merge a parted section's rows (one per step count / image / pair) into its table."""
     input:
-        parts=pa_part_inputs,
+        parts=lambda w: PA.part_paths(w.sdir),
         lib=script_lib("parta_table"),
     output:
         table=f"{PA_DIR}/{{sdir}}/table.json",
@@ -307,14 +276,14 @@ rule parta_table:
     log:
         "logs/parta/table_{sdir}.log",
     wildcard_constraints:
-        sdir="|".join(PA_PARTED),
+        sdir="|".join(layout.PARTED),
     conda:
         "../envs/fundiff.yaml"
     params:
-        section=pa_table_section,
-        title=pa_table_title,
-        columns=pa_table_columns,
-        table_params=pa_table_params,
+        section=lambda w: layout.record(w.sdir).id,
+        title=lambda w: PA.title(w.sdir),
+        columns=lambda w: PA.columns(w.sdir),
+        table_params=lambda w: PA.table_params(w.sdir),
     script:
         "../scripts/parta_table.py"
 

@@ -6,8 +6,9 @@ stage II (IFSuperResolutionPipeline) upsamples the results (mnist has no stage I
 
 from pathlib import Path
 
-from fundiff.parta import loops
-from fundiff.workflow.script import Table, backend_from_rule, generator, run
+from fundiff.parta import layout, loops
+from fundiff.seeds import offset_seed
+from fundiff.workflow.script import Table, backend_from_rule, run
 
 
 def main(smk, log):
@@ -17,18 +18,22 @@ def main(smk, log):
     ts = loops.leading_timesteps(backend.schedule.num_timesteps, steps)
     prompts = p.a0["prompts"]
     cond, uncond = backend.encode(prompts), backend.uncond(len(prompts))
-    x = loops.sample_cfg(backend, cond, uncond, ts, generator(p.seed), p.guidance_scale)
+    x = loops.sample_cfg(backend, cond, uncond, ts, loops.generator(p.seed), p.guidance_scale)
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     table.row(
         f"{steps} steps",
-        [table.cell(f"steps_{steps}/prompt_{k}", x[k], q) for k, q in enumerate(prompts)],
+        [table.cell(layout.a0_cell(steps, k), x[k], q) for k, q in enumerate(prompts)],
     )
-    up = backend.upsample(x, prompts, p.a0["stage2_steps"], generator(p.seed + 1))
+    g2 = loops.generator(offset_seed(p.seed, "stage2"))
+    up = backend.upsample(x, prompts, p.a0["stage2_steps"], g2)
     if up is not None:
         table.upscale = 1
         table.row(
             f"{steps} steps + stage II ({p.a0['stage2_steps']} steps)",
-            [table.cell(f"steps_{steps}/stage2_{k}", up[k], q) for k, q in enumerate(prompts)],
+            [
+                table.cell(layout.a0_cell(steps, k, stage2=True), up[k], q)
+                for k, q in enumerate(prompts)
+            ],
         )
     log.info("A0: %d prompts, %d steps (%s ... %s)", len(prompts), steps, ts[:3], ts[-2:])
     table.write_part(smk.output.part)

@@ -6,7 +6,7 @@ Noise seeded per image: seeded_generator(seed, "inpaint", image) for the samplin
 
 from pathlib import Path
 
-from fundiff.parta import loops
+from fundiff.parta import layout, loops
 from fundiff.parta.images import image_mask, rect_mask
 from fundiff.workflow.script import Table, backend_from_rule, load_image, run, seeded_generator
 
@@ -36,15 +36,14 @@ def main(smk, log):
     )
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     masked01 = backend.from_model(x_0) * (1 - mask)  # the region to replace in black
+    shown = (x_0[0], mask[0].expand(backend.channels, -1, -1), masked01[0], x[0])
+    in_model_space = (True, False, False, True)
+    cells = zip(layout.INPAINT, shown, in_model_space, strict=True)
     table.row(
         image,
         [
-            table.cell(f"{image}/original", x_0[0], "original"),
-            table.cell(
-                f"{image}/mask", mask[0].expand(backend.channels, -1, -1), "mask", model=False
-            ),
-            table.cell(f"{image}/to_replace", masked01[0], "to replace", model=False),
-            table.cell(f"{image}/inpainted", x[0], "inpainted"),
+            table.cell(layout.image_cell(image, name), xi, name.replace("_", " "), model=model)
+            for name, xi, model in cells
         ],
     )
     table.write_part(smk.output.part)

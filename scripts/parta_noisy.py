@@ -1,24 +1,20 @@
 """Rules parta_forward / parta_blur / parta_one_step (A1.1 - A1.3) on the test image.
 
-The noisy image at t uses the generator seeded with seed + t, so the three sections (and A1.4)
-show the same x_t.
+The noisy image at t uses the "noisy" seed at t (fundiff.seeds), so the three sections (and
+A1.4) show the same x_t.
 """
 
 from pathlib import Path
 
-from fundiff.parta import loops
-from fundiff.workflow.script import Table, backend_from_rule, generator, load_image, run
+from fundiff.parta import layout, loops
+from fundiff.seeds import offset_seed
+from fundiff.workflow.script import Table, backend_from_rule, load_image, run
 
-TITLES = {
-    "A1.1": "Forward process: the test image noised to t",
-    "A1.2": "Classical denoising: Gaussian blur of the noisy images",
-    "A1.3": "One-step denoising with the pretrained UNet",
-}
+RESULTS = {"A1.2": ("blur", "blurred"), "A1.3": ("one_step", "one-step")}  # cell, caption
 
 
 def main(smk, log):
-    p = smk.params
-    section = p.section
+    p, section = smk.params, smk.params.section
     backend = backend_from_rule(smk)
     x_0 = load_image(backend, smk.input.image, p.invert)
     table = Table(backend, Path(smk.output.table).parent, p.upscale)
@@ -26,15 +22,16 @@ def main(smk, log):
     cond = backend.encode([p.null_prompt])
     noisy, results = [], []
     for t in p.t:
-        x_t = loops.forward(backend, x_0, t, generator(p.seed + t))
-        noisy.append(table.cell(f"noisy_t{t}", x_t[0], f"t = {t}"))
+        x_t = loops.forward(backend, x_0, t, loops.generator(offset_seed(p.seed, "noisy", t)))
+        noisy.append(table.cell(layout.noisy_cell(t), x_t[0], f"t = {t}"))
         if section == "A1.2":
             x = loops.blur_denoise(x_t, p.blur["kernel_size"], p.blur["sigma"])
-            results.append(table.cell(f"blur_t{t}", x[0], f"blurred, t = {t}"))
         elif section == "A1.3":
             x = loops.one_step_denoise(backend, x_t, t, cond)
-            results.append(table.cell(f"one_step_t{t}", x[0], f"one-step, t = {t}"))
-    original = table.cell("original", x_0[0], name)
+        if section in RESULTS:
+            method, caption = RESULTS[section]
+            results.append(table.cell(layout.denoised_cell(method, t), x[0], f"{caption}, t = {t}"))
+    original = table.cell(layout.ORIGINAL, x_0[0], name)
     params = {"t": list(p.t), "seed": p.seed, "image": name, "backend": backend.name}
     if section == "A1.1":
         table.row(name, [original, *noisy])
@@ -48,7 +45,7 @@ def main(smk, log):
             params.update(kernel_size=p.blur["kernel_size"], sigma=p.blur["sigma"])
         else:
             params.update(prompt=p.null_prompt)
-    table.write(smk.output.table, section, TITLES[section], columns, params)
+    table.write(smk.output.table, section, p.title, columns, params)
     log.info("%s done for t = %s", section, list(p.t))
 
 

@@ -5,7 +5,7 @@ Noise seeded per pair: seeded_generator(seed, kind, pair), kind "anagram" or "hy
 
 from pathlib import Path
 
-from fundiff.parta import loops
+from fundiff.parta import layout, loops
 from fundiff.workflow.script import Table, backend_from_rule, run, seeded_generator
 
 
@@ -19,11 +19,12 @@ def main(smk, log):
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     if p.kind == "anagram":
         x = loops.visual_anagram(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, p.view)
-        cells = [table.cell(f"{pair}", x[0], p1), table.cell(f"{pair}", x[0], p2, turn=p.view)]
+        cell = layout.pair_cell(pair)
+        cells = [table.cell(cell, x[0], p1), table.cell(cell, x[0], p2, turn=p.view)]
     else:
         k, s = p.hybrid["kernel_size"], p.hybrid["sigma"]
         x = loops.hybrid(backend, cond1, cond2, uncond, ts, g, p.guidance_scale, k, s)
-        cells = [table.cell(f"{pair}", x[0], f"{p1} (far) / {p2} (close)")]
+        cells = [table.cell(layout.pair_cell(pair), x[0], f"{p1} (far) / {p2} (close)")]
     table.row(pair, cells)
     table.write_part(smk.output.part)
     log.info("%s %s: %r / %r", p.kind, pair, p1, p2)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from fundiff.parta import loops
-from fundiff.workflow.script import Table, backend_from_rule, generator, run
+from fundiff.parta import layout, loops
+from fundiff.workflow.script import Table, backend_from_rule, run
 
 
 def main(smk, log):
@@ -12,21 +12,19 @@ def main(smk, log):
     n, prompts = p.samples["num"], p.samples["prompts"]
     prompts = [prompts[k % len(prompts)] for k in range(n)]
     cond = backend.encode(prompts)
-    g = generator(p.seed)
+    g = loops.generator(p.seed)
     ts = list(p.timesteps)
-    if p.section == "A1.6":
-        x = loops.sample_cfg(backend, cond, backend.uncond(n), ts, g, p.guidance_scale)
-        title = f"Classifier-free guidance (gamma = {p.guidance_scale})"
-    else:
-        x = loops.sample(backend, cond, ts, g)
-        title = "Sampling from pure noise"
-    table = Table(backend, Path(smk.output.table).parent, p.upscale)
-    table.row("samples", [table.cell(f"sample_{k}", x[k], prompts[k]) for k in range(n)])
     params = {"num": n, "prompts": prompts, "seed": p.seed, "backend": backend.name}
     params["timesteps"] = ts
     if p.section == "A1.6":
+        x = loops.sample_cfg(backend, cond, backend.uncond(n), ts, g, p.guidance_scale)
         params["guidance_scale"] = p.guidance_scale
-    table.write(smk.output.table, p.section, title, [f"sample {k + 1}" for k in range(n)], params)
+    else:
+        x = loops.sample(backend, cond, ts, g)
+    table = Table(backend, Path(smk.output.table).parent, p.upscale)
+    table.row("samples", [table.cell(layout.sample_cell(k), x[k], prompts[k]) for k in range(n)])
+    columns = [f"sample {k + 1}" for k in range(n)]
+    table.write(smk.output.table, p.section, p.title, columns, params)
     log.info("%s: %d samples", p.section, n)
 
 

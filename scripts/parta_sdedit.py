@@ -6,7 +6,7 @@ different images get different noise and an image gets the same noise in every s
 
 from pathlib import Path
 
-from fundiff.parta import loops
+from fundiff.parta import layout, loops
 from fundiff.workflow.script import Table, backend_from_rule, load_image, run, seeded_generator
 
 
@@ -22,9 +22,9 @@ def main(smk, log):
     for i in p.i_start:
         g = seeded_generator(p.seed, "sdedit", image, i)
         x = loops.sdedit(backend, x_0, i, ts, cond, uncond, g, p.guidance_scale)
-        cells.append(table.cell(f"{image}/i_start_{i}", x[0], f"i_start = {i} (t = {ts[i]})"))
+        cells.append(table.cell(layout.sdedit_cell(image, i), x[0], f"i_start = {i} (t = {ts[i]})"))
         log.info("%s i_start %d (t = %d) done", image, i, ts[i])
-    cells.append(table.cell(f"{image}/original", x_0[0], "original"))
+    cells.append(table.cell(layout.image_cell(image, layout.ORIGINAL), x_0[0], "original"))
     table.row(image, cells)
     table.write_part(smk.output.part)
 

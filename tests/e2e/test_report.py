@@ -563,13 +563,12 @@ def test_anagram_without_a_recorded_view_keeps_the_general_formula(tmp_path):
     [("configs/tiny.yaml", "turned 180°"), ("configs/tiny_deepfloyd.yaml", "flipped upside down")],
 )
 def test_anagram_table_title_and_header_name_the_configured_view(tmp_path, configfile, words):
-    """The A1.8 title and column header from rules/common.smk (workflow parsed, nothing run)."""
+    """The A1.8 title and column header as the workflow asks the Part A layout (parsed only)."""
     for name in ("Snakefile", "rules", "schemas", "configs", "config.yaml", "src", "scripts"):
         (tmp_path / name).symlink_to(REPO / name)
     (tmp_path / "check.smk").write_text(
         'include: "Snakefile"\n'
-        'W = type("W", (), {"sdir": "a1_8"})()\n'
-        'print("A18", repr((PA_TITLES["a1_8"], pa_table_columns(W), pa_table_params(W)["view"])))\n'
+        'print("A18", repr((PA.title("a1_8"), PA.columns("a1_8"), PA.table_params("a1_8")["view"])))\n'
     )
     out = run_snakemake(tmp_path, "-s", "check.smk", "--configfile", configfile, "--list-rules")
     line = next(x for x in out.stdout.splitlines() if x.startswith("A18 "))

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
+from fundiff.diffusion.timesteps import strided_timesteps  # noqa: F401 (part of ddpm's API)
+
 VARIANCE_TYPES = ("fixed_large", "fixed_small", "learned_range")
 
 
@@ -64,19 +66,6 @@ class Schedule:
         ac = alphas_cumprod.to(torch.float64)
         prev = torch.cat([ac.new_ones(1), ac[:-1]])
         return cls(1.0 - ac / prev)
-
-
-def strided_timesteps(start: int, stride: int) -> list[int]:
-    """[start, start - stride, ..., 0]: Part A uses strided_timesteps(990, 30) (34 entries).
-
-    Sampling loops step along consecutive pairs (t, t') of such a list. A list ending in ``-1``
-    (``full_timesteps``) also takes the last, noise-free step to alpha_bar_{-1} = 1.
-    """
-    if start < 0 or stride <= 0:
-        raise ValueError(
-            f"strided_timesteps needs start >= 0 and stride > 0, got {start}, {stride}"
-        )
-    return list(range(start, -1, -stride))
 
 
 def full_timesteps(num_timesteps: int) -> list[int]:

@@ -52,6 +52,7 @@ from fundiff.diffusion import ddpm
 from fundiff.diffusion.unet import UNet
 from fundiff.errors import CheckpointError
 from fundiff.io import torch_save
+from fundiff.seeds import offset_seed
 
 TASKS = ("denoiser", "time", "class")
 log = logging.getLogger("fundiff")
@@ -481,7 +482,7 @@ def train(
     schedule = cfg.schedule()
     model, opt, sched, ema, memory_format = build_training(cfg, device)
     g_perm = torch.Generator().manual_seed(cfg.seed)
-    g_noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    g_noise = torch.Generator(device=device).manual_seed(offset_seed(cfg.seed, "train_noise"))
     history: list[dict] = []
     start_epoch = 0
 

@@ -153,6 +153,13 @@ def prepare(im: Image.Image, size: int, channels: int, invert="auto") -> torch.T
     return x
 
 
+def load_image(backend, path, invert="auto") -> torch.Tensor:
+    """A source PNG (the image rule's output) as a (1, C, S, S) tensor in ``backend``'s model
+    space (any fundiff.parta.backends.Backend)."""
+    x01 = prepare(open_image(path), backend.image_size, backend.channels, invert)
+    return backend.to_model(x01[None])
+
+
 def rect_mask(size: int, rects: list, key: str = "mask") -> torch.Tensor:
     """(1, size, size) mask, 1 inside any [top, left, height, width] rectangle (model pixels)."""
     m = torch.zeros(1, size, size)

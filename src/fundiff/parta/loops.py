@@ -26,11 +26,17 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from fundiff.diffusion import ddpm
+from fundiff.diffusion.timesteps import frame_steps
 from fundiff.parta.backends import Backend
 from fundiff.parta.views import VIEWS
 
 Prediction = tuple[torch.Tensor, torch.Tensor | None]
 EpsFn = Callable[[torch.Tensor, int], Prediction]
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded ``seed`` (fundiff.seeds: which seed each stream uses)."""
+    return torch.Generator().manual_seed(int(seed))
 
 
 def randn(shape, generator: torch.Generator, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,14 +149,15 @@ def denoise_loop(
     after it (the spec's 1.4 figure: i_start = 10, every 5th step: t = 690, 540, 390, 240, 90).
     """
     ts = timesteps[i_start:]
-    frames = [(ts[0], x_t.cpu())] if frame_every else []
+    shown = set(frame_steps(len(ts), frame_every))  # the workflow declares the same frames
+    frames = [(ts[0], x_t.cpu())] if 0 in shown else []
     step = {"i": 0}
 
     def hook(x, t_prev, x0_hat):
         step["i"] += 1
         if after_step is not None:
             x = after_step(x, t_prev, x0_hat)
-        if frame_every and step["i"] % frame_every == 0 and step["i"] < len(ts) - 1:
+        if step["i"] in shown:
             frames.append((t_prev, x.cpu()))
         return x
 

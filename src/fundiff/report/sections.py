@@ -71,3 +71,25 @@ def section(section_id: str) -> Section:
 
 # id -> title of every section that has figures (what a table spec may name)
 SECTIONS = {s.id: s.title for s in registry().values() if s.figures}
+
+
+@functools.cache
+def _entries() -> dict[str, dict]:
+    """id -> the section's raw sections.yaml entry (fields the Section record does not carry)."""
+    raw = yaml.safe_load(SECTIONS_YAML.read_text())["parts"]
+    return {s["id"]: s for p in raw for s in p["sections"]}
+
+
+def table_title(section_id: str, table: str = "table", **values) -> str:
+    """The title of one of a section's tables: its ``table_titles`` entry in sections.yaml
+    (``table``: the table file's stem), with the ``{name}`` fields filled from ``values``."""
+    titles = _entries()[section(section_id).id].get("table_titles", {})
+    if table not in titles:
+        raise ValueError(f"section {section_id} has no table {table!r} (sections.yaml)")
+    return titles[table].format(**values)
+
+
+def variant_words(section_id: str, value: str) -> str:
+    """How a section's text names one of its variants (``variants: {VALUE: {words}}``), e.g.
+    A1.8's view ``rotate180`` -> "turned 180°"."""
+    return _entries()[section(section_id).id]["variants"][value]["words"]

@@ -9,7 +9,6 @@ pair) write *parts* (same JSON/NPZ, rows only) that the ``parta_table`` rule mer
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -23,8 +22,11 @@ from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.errors import UserError
 from fundiff.io import save_npz, setup_logging, write_text
 from fundiff.parta.backends import Backend, load_backend
-from fundiff.parta.images import open_image, prepare
+from fundiff.parta.images import load_image  # noqa: F401 (the scripts' import)
+from fundiff.parta.layout import array_key
+from fundiff.parta.loops import generator
 from fundiff.report import tables as figures
+from fundiff.seeds import derived_seed
 
 ONE_LINE_ERRORS = (UserError,)  # bad input; anything else is a bug and keeps its traceback
 
@@ -54,24 +56,6 @@ def backend_from_rule(smk) -> Backend:
     return load_backend(cfg, device, checkpoint=cfg.get("checkpoint"))
 
 
-def generator(seed: int) -> torch.Generator:
-    """A CPU generator seeded ``seed`` (sections over one image or prompt list)."""
-    return torch.Generator().manual_seed(int(seed))
-
-
-def derived_seed(seed: int, *names) -> int:
-    """A generator seed for ``names`` under the base ``seed``, e.g. ("sdedit", image, i_start).
-
-    The first 8 bytes of the SHA-256 of the JSON list ``[seed, *map(str, names)]``, shifted
-    right by one bit: a 63-bit integer, inside ``torch.Generator.manual_seed``'s range. Unlike
-    Python's ``hash()`` it is the same in every process, platform and Python version, so a rule
-    run alone or in any order gets the same noise; different names (images, pairs, i_start)
-    get independent seeds. Names are compared as strings: 7 and "7" are the same name.
-    """
-    key = json.dumps([int(seed), *(str(n) for n in names)], ensure_ascii=True)
-    return int.from_bytes(hashlib.sha256(key.encode("ascii")).digest()[:8], "big") >> 1
-
-
 def seeded_generator(seed: int, *names) -> torch.Generator:
     """A CPU generator seeded :func:`derived_seed` (``seed``, ``*names``): per-image noise.
 
@@ -81,12 +65,6 @@ def seeded_generator(seed: int, *names) -> torch.Generator:
     gets the same noise in every run and in every section that edits it.
     """
     return generator(derived_seed(seed, *names))
-
-
-def load_image(backend: Backend, path, invert="auto") -> torch.Tensor:
-    """A source PNG (the image rule's output) as a (1, C, S, S) model-space tensor."""
-    x01 = prepare(open_image(path), backend.image_size, backend.channels, invert)
-    return backend.to_model(x01[None])
 
 
 class Table:
@@ -102,9 +80,8 @@ class Table:
         x01 = (self.backend.from_model(x) if model else x).detach().float().cpu()
         path = self.out_dir / f"{name}.png"
         viz.save_image(x01.clamp(0, 1), path, upscale=self.upscale)
-        key = name.replace("/", "__")
-        self.arrays[key] = viz.to_uint8_image(x01)
-        self.arrays[f"{key}_float"] = x01.numpy().astype(np.float32)
+        self.arrays[array_key(name, raw=False)] = viz.to_uint8_image(x01)
+        self.arrays[array_key(name)] = x01.numpy().astype(np.float32)
         return figures.cell(path, caption, turn)
 
     def row(self, label: str, cells: list[dict]) -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fundiff import seeds as seed_table
 from fundiff.diffusion import ddpm
 from fundiff.parta import loops
 from fundiff.workflow import script as parta_run
@@ -157,3 +158,30 @@ def test_inpaint_rule_rows_differ_for_different_images(monkeypatch, tmp_path):
     assert not np.array_equal(a["img_a__inpainted"], b["img_b__inpainted"])
     again = _run_script(monkeypatch, tmp_path, "parta_inpaint.py", "img_a", mask=mask)
     assert all(np.array_equal(again[k], a[k]) for k in again)
+
+
+# ------------------------------------------------------------------ the seed-offset table
+
+
+def test_seed_offsets_are_the_documented_ones():
+    """The offsets are fixed: changing one changes a result. Every name is in the docstring
+    table, and the streams that must differ do."""
+    assert seed_table.OFFSETS == {
+        "noisy": 0,
+        "iterative": 1000,
+        "stage2": 1,
+        "anagram_eval": 0,
+        "hybrid_eval": 1,
+        "train_noise": 1,
+        "grid": 0,
+        "eval_time_cond": 10_000,
+        "eval_class_cond": 20_000,
+    }
+    for name in seed_table.OFFSETS:
+        assert f"``{name}``" in seed_table.__doc__
+    assert seed_table.offset_seed(180, "noisy", 250) == 430
+    assert seed_table.offset_seed(180, "iterative", 10) == 1190
+    assert seed_table.offset_seed(180, "anagram_eval") != seed_table.offset_seed(180, "hybrid_eval")
+    with pytest.raises(KeyError):
+        seed_table.offset_seed(180, "no_such_stream")
+    assert derived_seed is seed_table.derived_seed  # one implementation, re-exported for scripts
