@@ -1,4 +1,5 @@
 # Measured results: a digit classifier trained on real MNIST scores the Part B samples.
+SWEEP_SCALES = settings.sweep_scales(config)  # the CFG sweep's scales, as wildcard strings
 
 
 rule train_classifier:
@@ -49,7 +50,7 @@ rule eval_sample_time:
         samples_per_class=None,
         scale=None,
         schedule=PARTB["schedule"],
-        seed=config["seed"] + 10_000,
+        seed=settings.eval_seed(config, "time_cond"),
         device=config["device"],
     script:
         "../scripts/eval_sample.py"
@@ -64,7 +65,7 @@ rule eval_sample_cfg:
         calibration=calibration_input,
         lib=script_lib("eval_sample"),
     output:
-        npz=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
+        npz=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=SWEEP_SCALES),
     log:
         "logs/eval/sample_class_cond_cfg.log",
     benchmark:
@@ -77,10 +78,10 @@ rule eval_sample_cfg:
     params:
         epoch=PARTB["class_cond"]["epochs"],
         num_samples=None,
-        samples_per_class=[sweep_samples_per_class(s) for s in sweep_scales()],
-        scale=[float(s) for s in sweep_scales()],
+        samples_per_class=[settings.sweep_samples_per_class(config, s) for s in SWEEP_SCALES],
+        scale=[float(s) for s in SWEEP_SCALES],
         schedule=PARTB["schedule"],
-        seed=config["seed"] + 20_000,
+        seed=settings.eval_seed(config, "class_cond"),
         device=config["device"],
     script:
         "../scripts/eval_sample.py"
@@ -95,7 +96,7 @@ rule eval_partb:
         classifier_info="results/eval/classifier.json",
         grids=eval_grid_npzs(),
         time_cond="results/eval/samples/time_cond.npz",
-        sweep=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=sweep_scales()),
+        sweep=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=SWEEP_SCALES),
         lib=script_lib("eval_partb"),
     output:
         epochs_csv="results/eval/partb_epochs.csv",
@@ -114,7 +115,8 @@ rule eval_partb:
     resources:
         gpu=gpus(),
     params:
-        scales=[float(s) for s in sweep_scales()],
+        section=figure_section("scores"),
+        scales=[float(s) for s in SWEEP_SCALES],
         guidance_scale=float(PARTB["class_cond"]["guidance_scale"]),
         targets=EVAL["targets"],
         seed=config["seed"],

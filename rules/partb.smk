@@ -11,7 +11,7 @@ rule noising_grid:
             "results/partb/noising/grid.png",
             caption="../report/noising.rst",
             category="Part B",
-            subcategory=section_title("B1.2"),
+            subcategory=section_of("noising", subcategory=True),
             labels={"figure": "noising grid"},
         ),
         npz="results/partb/noising/grid.npz",
@@ -21,6 +21,7 @@ rule noising_grid:
     conda:
         "../envs/fundiff.yaml"
     params:
+        section=figure_section("noising"),
         noising=PARTB["noising"],
         seed=config["seed"],
     script:
@@ -48,7 +49,7 @@ checkpoint calibrate:
         threads=PARTB["train_threads"],
         sample_bf16=PARTB["sample_bf16"],
         jobs=len(MODELS),
-        train=calibration_settings(),
+        train=settings.calibration_settings(config),
         device=config["device"],
     script:
         "../scripts/partb_calibrate.py"
@@ -92,7 +93,7 @@ rule loss_curve:
             "results/partb/{model}/loss.png",
             caption="../report/loss.rst",
             category="Part B",
-            subcategory=loss_subcategory,
+            subcategory=section_of("loss", subcategory=True),
             labels={"figure": "training loss", "model": "{model}"},
         ),
         json="results/partb/{model}/loss.json",
@@ -101,7 +102,7 @@ rule loss_curve:
     conda:
         "../envs/fundiff.yaml"
     params:
-        section=loss_section,
+        section=section_of("loss"),
         train=train_params,
     script:
         "../scripts/partb_loss_curve.py"
@@ -118,7 +119,7 @@ rule denoise_test:
             "results/partb/denoiser/denoised/epoch_{epoch}.png",
             caption="../report/denoised.rst",
             category="Part B",
-            subcategory=section_title("B1.2.1"),
+            subcategory=section_of("denoised", "denoiser", subcategory=True),
             labels={"figure": "denoised test digits", "epoch": "{epoch}"},
         ),
         npz="results/partb/denoiser/denoised/epoch_{epoch}.npz",
@@ -128,6 +129,7 @@ rule denoise_test:
     conda:
         "../envs/fundiff.yaml"
     params:
+        section=figure_section("denoised", "denoiser"),
         sigma=PARTB["denoiser"]["sigma"],
         hidden=PARTB["denoiser"]["hidden"],
         num_digits=PARTB["denoiser"]["num_test_digits"],
@@ -147,7 +149,7 @@ rule denoise_ood:
             "results/partb/denoiser/ood.png",
             caption="../report/ood.rst",
             category="Part B",
-            subcategory=section_title("B1.2.2"),
+            subcategory=section_of("ood", "denoiser", subcategory=True),
             labels={"figure": "out-of-distribution sigmas"},
         ),
         npz="results/partb/denoiser/ood.npz",
@@ -157,6 +159,7 @@ rule denoise_ood:
     conda:
         "../envs/fundiff.yaml"
     params:
+        section=figure_section("ood", "denoiser"),
         sigmas=PARTB["denoiser"]["ood_sigmas"],
         hidden=PARTB["denoiser"]["hidden"],
         trained_sigma=PARTB["denoiser"]["sigma"],
@@ -178,7 +181,7 @@ rule sample:
             "results/partb/{model}/samples/epoch_{epoch}.png",
             caption="../report/samples.rst",
             category="Part B",
-            subcategory=sample_subcategory,
+            subcategory=section_of("samples", subcategory=True),
             labels={"figure": "samples", "model": "{model}", "epoch": "{epoch}"},
         ),
         npz="results/partb/{model}/samples/epoch_{epoch}.npz",
@@ -195,8 +198,8 @@ rule sample:
     resources:
         gpu=gpus(),
     params:
-        section=sample_section,
-        sample=sample_params,
+        section=section_of("samples"),
+        sample=per_model(settings.sample_settings),
         schedule=PARTB["schedule"],
         seed=config["seed"],
         device=config["device"],
@@ -215,7 +218,7 @@ rule sampling_gif:
             "results/partb/{model}/sampling.gif",
             caption="../report/gif.rst",
             category="Part B",
-            subcategory=section_title("B3"),
+            subcategory=section_of("gif", subcategory=True),
             labels={"figure": "sampling GIF", "model": "{model}"},
         ),
         json="results/partb/{model}/sampling.json",
@@ -231,10 +234,11 @@ rule sampling_gif:
     resources:
         gpu=gpus(),
     params:
+        section=figure_section("gif"),
         gif=PARTB["gif"],
-        epoch=final_epoch,
-        hidden=hidden,
-        guidance_scale=gif_guidance_scale,
+        epoch=lookup(dpath="partb/{model}/epochs", within=config),
+        hidden=lookup(dpath="partb/{model}/hidden", within=config),
+        guidance_scale=per_model(settings.gif_guidance_scale),
         schedule=PARTB["schedule"],
         seed=config["seed"],
         device=config["device"],

@@ -1,19 +1,15 @@
 # The writeup: results/report/index.html + README.md from every figure's table spec
-# (inputs from Part A: see rules/report_inputs.smk).
+# (its inputs: rules/report_inputs.smk).
 
 
 rule report:
     """The writeup (HTML + Markdown twin) with provenance; images linked relative to results/."""
     input:
-        tables=partb_tables()
-        + parta_tables()
-        + eval_tables()
-        + parta_eval_tables()
-        + ["results/benchmarks/table.json"],
-        figures=partb_figures() + parta_figures() + eval_figures() + parta_eval_figures(),
+        tables=report_tables(),
+        figures=report_figures(),
         checkpoints=partb_checkpoints(),
         calibration=CALIBRATION,
-        benchmarks=partb_benchmarks() + parta_benchmarks() + parta_eval_benchmarks(),
+        benchmarks=report_benchmarks(),
         templates=[
             "report/index.html.j2",
             "report/README.md.j2",
@@ -33,7 +29,7 @@ rule report:
         preset=config["preset"],
         seed=config["seed"],
         device=config["device"],
-        parta_backend=parta_backend(),
-        preset_notes=spec_preset_notes(),
+        parta_backend=parta_backend_label(config),
+        preset_notes=spec_preset_notes(config, workflow.basedir, SCHEMA),
     script:
         "../scripts/report.py"

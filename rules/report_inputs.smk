@@ -1,30 +1,16 @@
-# Inputs of the writeup (rule report) that other parts provide. Part A plugs in through helpers in
-# rules/common.smk: parta_tables() (its JSON table specs, fundiff.report.tables), parta_figures() (the
-# images they show) and optionally parta_benchmarks() (benchmark: files of its expensive rules).
-# Until Part A defines them they are empty lists here (a definition in common.smk wins).
-if "parta_tables" not in globals():
-
-    def parta_tables():
-        return []
+# What the writeup is made from (the report rule's inputs), from the target lists in
+# rules/common.smk: every part's table specs (fundiff.report.tables), the images they show and
+# the benchmark files of the expensive rules.
 
 
-if "parta_figures" not in globals():
-
-    def parta_figures():
-        return []
-
-
-if "parta_benchmarks" not in globals():
-
-    def parta_benchmarks():
-        return []
+def report_tables():
+    tables = partb_tables() + parta_tables() + eval_tables() + parta_eval_tables()
+    return tables + ["results/benchmarks/table.json"]
 
 
-def parta_backend():
-    """Which model made Part A, as text (None when Part A is not configured)."""
-    backend = config.get("parta", {}).get("backend")
-    if not backend:
-        return None
-    if backend["name"] == "deepfloyd":
-        return f"deepfloyd ({backend.get('stage1')} + {backend.get('stage2')})"
-    return backend["name"]
+def report_figures():
+    return partb_figures() + parta_figures() + eval_figures() + parta_eval_figures()
+
+
+def report_benchmarks():
+    return partb_benchmarks() + parta_eval_benchmarks()

@@ -9,34 +9,33 @@ from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.diffusion.ddpm import Schedule
 from fundiff.diffusion.sample import class_grid_labels, sample
 from fundiff.diffusion.train import load_model
-from fundiff.io import save_npz, setup_logging
+from fundiff.io import save_npz
+from fundiff.workflow.runner import run
 
-smk = snakemake  # noqa: F821
-log = setup_logging(smk.log[0])
-setup_torch(smk.threads)
-device = resolve_device(smk.params.device)
-bf16 = calibrated(smk.input.calibration, "sample_bf16")  # measured sampling precision
-epoch = smk.params.epoch
-model = load_model(Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt", device)
-s = smk.params.schedule
-schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
-seed = smk.params.seed
-if smk.params.scale is not None:  # class-conditioned: one sample per CFG scale, one process
-    for scale, per_class, path in zip(
-        smk.params.scale, smk.params.samples_per_class, smk.output.npz, strict=True
-    ):
+
+def main(smk, log):
+    p = smk.params
+    setup_torch(smk.threads)
+    device = resolve_device(p.device)
+    bf16 = calibrated(smk.input.calibration, "sample_bf16")  # measured sampling precision
+    model = load_model(Path(smk.input.epochs) / f"epoch_{p.epoch:03d}.pt", device)
+    s = p.schedule
+    schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
+    meta = {"seed": p.seed, "epoch": p.epoch}
+    if p.scale is None:  # time-conditioned: one unconditional sample
+        x, _ = sample(model, schedule, p.num_samples, p.seed, device=device, bf16=bf16)
+        log.info("eval sample: %d digits, epoch %d, seed %d", len(x), p.epoch, p.seed)
+        save_npz(smk.output.npz, images=to_uint8(x).numpy(), **meta)
+        return
+    # class-conditioned: one sample per CFG scale, in one process
+    for scale, per_class, path in zip(p.scale, p.samples_per_class, smk.output.npz, strict=True):
         labels = class_grid_labels(per_class)
-        x, _ = sample(model, schedule, len(labels), seed, labels, scale, device=device, bf16=bf16)
-        log.info("eval sample: %d digits, epoch %d, seed %d, CFG %g", len(x), epoch, seed, scale)
-        save_npz(
-            path,
-            images=to_uint8(x).numpy(),
-            seed=seed,
-            epoch=epoch,
-            labels=labels.numpy(),
-            guidance_scale=scale,
+        x, _ = sample(model, schedule, len(labels), p.seed, labels, scale, device=device, bf16=bf16)
+        log.info(
+            "eval sample: %d digits, epoch %d, seed %d, CFG %g", len(x), p.epoch, p.seed, scale
         )
-else:
-    x, _ = sample(model, schedule, smk.params.num_samples, seed, device=device, bf16=bf16)
-    log.info("eval sample: %d digits, epoch %d, seed %d", len(x), epoch, seed)
-    save_npz(smk.output.npz, images=to_uint8(x).numpy(), seed=seed, epoch=epoch)
+        images, labels = to_uint8(x).numpy(), labels.numpy()
+        save_npz(path, images=images, **meta, labels=labels, guidance_scale=scale)
+
+
+run(snakemake, main)  # noqa: F821

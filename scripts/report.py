@@ -2,36 +2,34 @@
 
 from pathlib import Path
 
-from fundiff.io import setup_logging
 from fundiff.report.render import build_context, write_report
+from fundiff.workflow.runner import run
 
-smk = snakemake  # noqa: F821
-log = setup_logging(smk.log[0])
-workflow_dir = Path(smk.scriptdir).parent
-template_dir = Path(smk.input.templates[0]).parent
-out_dir = Path(smk.output.html).parent
-bench_dir = (
-    Path(smk.input.benchmarks[0]).parent if smk.input.benchmarks else Path("benchmarks/rules")
-)
-context = build_context(
-    smk.input.tables,
-    out_dir,
-    smk.input.sections,
-    preset=smk.params.preset,
-    seed=smk.params.seed,
-    device=smk.params.device,
-    parta_backend=smk.params.parta_backend,
-    checkpoints=smk.input.checkpoints,
-    benchmarks=smk.input.benchmarks,
-    extra_benchmarks=sorted(bench_dir.glob("*.tsv")),
-    repo_dir=workflow_dir,
-    preset_notes=smk.params.preset_notes,
-    calibration=smk.input.calibration,
-)
-write_report(context, template_dir, smk.output.html, smk.output.md, smk.output.rotated)
-log.info(
-    "report: %d tables, %d images, %d rotated copies",
-    len(context["tables"]),
-    len(context["images"]),
-    len(context["rotated"]),
-)
+
+def main(smk, log):
+    inp, p = smk.input, smk.params
+    out_dir = Path(smk.output.html).parent
+    bench_dir = Path(inp.benchmarks[0]).parent if inp.benchmarks else Path("benchmarks/rules")
+    context = build_context(
+        inp.tables,
+        out_dir,
+        inp.sections,
+        preset=p.preset,
+        seed=p.seed,
+        device=p.device,
+        parta_backend=p.parta_backend,
+        checkpoints=inp.checkpoints,
+        benchmarks=inp.benchmarks,
+        extra_benchmarks=sorted(bench_dir.glob("*.tsv")),
+        repo_dir=Path(smk.scriptdir).parent,
+        preset_notes=p.preset_notes,
+        calibration=inp.calibration,
+    )
+    write_report(
+        context, Path(inp.templates[0]).parent, smk.output.html, smk.output.md, smk.output.rotated
+    )
+    n = (len(context[k]) for k in ("tables", "images", "rotated"))
+    log.info("report: %d tables, %d images, %d rotated copies", *n)
+
+
+run(snakemake, main)  # noqa: F821

@@ -259,3 +259,23 @@ def preset_notes(config: dict, spec: dict, sections=("data", "partb")) -> list[d
         for k in sorted(set(ours) | set(theirs))
         if ours.get(k) != theirs.get(k)
     ]
+
+
+def spec_preset_notes(config: dict, base_dir: str | Path, schema_path: str | Path) -> list[dict]:
+    """:func:`preset_notes` of ``config`` against the spec preset of the workflow in
+    ``base_dir`` (configs/fa24.yaml over config.yaml, validated so its defaults are filled):
+    the report's preset notes (plain builtins)."""
+    base = Path(base_dir)
+    spec = deep_merge(
+        yaml.safe_load((base / "config.yaml").read_text()),
+        yaml.safe_load((base / "configs/fa24.yaml").read_text()),
+    )
+    return preset_notes(config, validate(spec, schema_path))
+
+
+def parta_backend_label(config: dict) -> str:
+    """Which model made Part A, as the report names it ("mnist", "deepfloyd (stage I + II)")."""
+    backend = config["parta"]["backend"]
+    if backend["name"] == "deepfloyd":
+        return f"deepfloyd ({backend['stage1']} + {backend['stage2']})"
+    return backend["name"]

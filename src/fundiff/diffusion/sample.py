@@ -77,6 +77,12 @@ def class_grid_labels(per_class: int, num_classes: int = 10) -> torch.Tensor:
     return torch.arange(num_classes).repeat(per_class)
 
 
+# Title of each task's loss curve (what its loss regresses).
+LOSS_TITLES = {
+    "denoiser": "Single-step denoiser (L2 to the clean digit)",
+    "time": "Time-conditioned DDPM (L2 to the noise)",
+    "class": "Class-conditioned DDPM (L2 to the noise)",
+}
 # Training settings that matter for each task (shown beside its loss curve in the writeup).
 _TRAIN_KEYS = {
     "denoiser": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "sigma", "seed"],

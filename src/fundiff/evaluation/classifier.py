@@ -158,6 +158,15 @@ def embed(
     return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
 
+def held_out_accuracy(model: DigitClassifier, images, labels) -> dict:
+    """Accuracy on real held-out digits (uint8 images, int labels): overall and per class 0-9."""
+    pred, truth = embed(model, images)[1].argmax(1), np.asarray(labels)
+    return {
+        "test_accuracy": float((pred == truth).mean()),
+        "per_class_accuracy": [float((pred[truth == c] == c).mean()) for c in range(10)],
+    }
+
+
 @torch.no_grad()
 def predict(model: DigitClassifier, images) -> np.ndarray:
     return embed(model, torch.as_tensor(images))[1].argmax(1)

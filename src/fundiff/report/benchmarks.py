@@ -357,3 +357,22 @@ def table_data(rows: list[dict]) -> dict:
         "columns": [c for c, _ in TABLE_COLUMNS],
         "rows": [[r[k] for _, k in TABLE_COLUMNS] for r in by_machine(rows)],
     }
+
+
+CAPTION = (
+    "Read from the committed benchmarks/results/*.json. Every ratio compares two variants run "
+    "interleaved on the same machine (A B A B ..., median round), so load from other processes "
+    "hits both; ratio > 1 means the first variant is faster (for the dry-run overhead: how much "
+    "slower the workflow's dry run is than bare Snakemake). Absolute numbers depend on the "
+    "machine and its load. Rows are grouped by the machine they were measured on."
+)
+
+
+def table_caption(n_files: int, notes: list[str]) -> str:
+    """The benchmark table's caption: how to read it, + a missing-files or skipped-files note."""
+    caption = CAPTION
+    if not n_files:
+        caption += " No results files were found in this checkout."
+    if notes:
+        caption += " Skipped: " + "; ".join(notes) + "."
+    return caption

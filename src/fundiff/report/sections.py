@@ -74,6 +74,38 @@ SECTIONS = {s.id: s.title for s in registry().values() if s.figures}
 
 
 @functools.cache
+def _figure_index() -> dict[tuple[str, str | None], str]:
+    """(figure kind, model or None) -> section id, from the ``shows`` (+ ``model``) fields."""
+    out: dict[tuple[str, str | None], str] = {}
+    for p in yaml.safe_load(SECTIONS_YAML.read_text())["parts"]:
+        for s in p["sections"]:
+            for kind in s.get("shows", ()):
+                key = (kind, s.get("model"))
+                if key in out:
+                    raise ValueError(f"sections {out[key]} and {s['id']} both show {key}")
+                out[key] = s["id"]
+    return out
+
+
+def figure_section(kind: str, model: str | None = None) -> str:
+    """The id of the section that shows figures of ``kind`` ("loss", "samples", ...) of ``model``
+    (a section without ``model`` shows that kind for every model), e.g. ("loss", "time_cond")
+    -> "B2.2": the rules ask this instead of spelling section ids."""
+    index = _figure_index()
+    for key in ((kind, model), (kind, None)):
+        if key in index:
+            return index[key]
+    raise ValueError(f"no writeup section shows {kind!r} figures of model {model!r}")
+
+
+def report_subcategory(section_id: str) -> str:
+    """A section as a Snakemake report subcategory: part letter + title ('B2.3 Sampling ...'
+    sorts by part, then by the title's number)."""
+    s = section(section_id)
+    return f"{s.part}{s.title}"
+
+
+@functools.cache
 def _entries() -> dict[str, dict]:
     """id -> the section's raw sections.yaml entry (fields the Section record does not carry)."""
     raw = yaml.safe_load(SECTIONS_YAML.read_text())["parts"]

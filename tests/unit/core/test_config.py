@@ -97,3 +97,25 @@ def test_preset_notes_list_every_difference_from_the_spec_with_its_value():
     assert notes["data.mnist.source"]["spec"] == "torchvision"
     assert "partb.schedule.num_timesteps" not in notes  # the same in both
     assert preset_notes(spec, spec) == []  # the spec preset itself: nothing to note
+
+
+def test_spec_preset_notes_compare_with_the_spec_preset():
+    from fundiff.config import spec_preset_notes
+
+    cfg = validate(base(), SCHEMA)
+    notes = {n["key"]: n for n in spec_preset_notes(cfg, REPO, SCHEMA)}
+    assert notes["partb.time_cond.hidden"] == {
+        "key": "partb.time_cond.hidden",
+        "value": 32,
+        "spec": 64,
+    }
+    assert "partb.schedule.num_timesteps" not in notes  # the same in both
+    assert spec_preset_notes(validate(merged("fa24.yaml"), SCHEMA), REPO, SCHEMA) == []
+
+
+def test_parta_backend_label_names_both_deepfloyd_stages():
+    from fundiff.config import parta_backend_label
+
+    assert parta_backend_label(validate(base(), SCHEMA)) == "mnist"
+    cfg = validate(merged("deepfloyd.yaml"), SCHEMA)
+    assert parta_backend_label(cfg) == "deepfloyd (DeepFloyd/IF-I-L-v1.0 + DeepFloyd/IF-II-L-v1.0)"

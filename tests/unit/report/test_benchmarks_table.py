@@ -207,3 +207,11 @@ def test_cold_run_row_names_the_machine_layout_and_scores(tmp_path):
     assert "sampling bf16" in r["variants"]
     assert "99.5% right" in r["note"] and "n = 200" in r["note"]
     assert "slowest: train_class_cond 200 s, train_time_cond 190 s" in r["note"]
+
+
+def test_caption_says_how_to_read_the_table_and_what_was_skipped():
+    caption = bs.table_caption(3, [])
+    assert caption == bs.CAPTION and "ratio > 1 means the first variant is faster" in caption
+    assert bs.table_caption(0, []).endswith("No results files were found in this checkout.")
+    got = bs.table_caption(2, ["a.json: not JSON", "b.json: unknown structure"])
+    assert got.endswith(" Skipped: a.json: not JSON; b.json: unknown structure.")

@@ -1,0 +1,133 @@
+"""Part B rule settings, assembled from the validated config (torch-free: the workflow calls these
+while parsing the Snakefile).
+
+Each function returns the plain builtins that a rule passes as a param. Snakemake compares params
+by ``repr``, so the keys, their order and their values are a contract: changing one reruns every
+job that takes it (for :func:`train_settings`, every training). Defaults are filled once by
+:func:`fundiff.config.validate`; only settings a model's schema does not have come from
+:data:`UNSET`.
+"""
+
+from __future__ import annotations
+
+from fundiff.seeds import offset_seed
+
+MODELS = ["denoiser", "time_cond", "class_cond"]
+CONDITIONED = ["time_cond", "class_cond"]  # the DDPMs: sample grids, GIFs, evaluation samples
+TASK = {"denoiser": "denoiser", "time_cond": "time", "class_cond": "class"}  # TrainConfig.task
+
+# TrainConfig's value of a setting that a model does not configure: the schema gives `sigma` only
+# to the denoiser and `p_uncond` only to class_cond, and `lr_decay_to` / `ema_decay` may be left
+# out (tests/unit/diffusion/test_settings.py pins these to TrainConfig's field defaults).
+UNSET = {
+    "lr_decay_to": None,
+    "ema_decay": 0.0,
+    "min_snr_gamma": None,
+    "sigma": 0.5,
+    "p_uncond": 0.1,
+}
+
+# What the calibration times (a class_cond training step): only the settings that change its
+# speed (and the seed), so that editing e.g. epochs or lr does not re-measure (and so rerun
+# every training).
+CALIBRATION_KEYS = (
+    "task",
+    "hidden",
+    "batch_size",
+    "channels_last",
+    "p_uncond",
+    "min_snr_gamma",
+    "seed",
+)
+
+
+def _value(model_cfg: dict, key: str):
+    return model_cfg[key] if key in model_cfg else UNSET[key]
+
+
+def train_settings(config: dict, model: str) -> dict:
+    """A model's configured training run (the fields of TrainConfig), before the measured
+    layout (precision and threads: :func:`with_layout`)."""
+    partb, m = config["partb"], config["partb"][model]
+    schedule = partb["schedule"]
+    return {
+        "task": TASK[model],
+        "hidden": m["hidden"],
+        "batch_size": m["batch_size"],
+        "epochs": m["epochs"],
+        "lr": m["lr"],
+        "lr_decay_to": _value(m, "lr_decay_to"),
+        "lr_warmup_steps": m["lr_warmup_steps"],
+        "ema_decay": _value(m, "ema_decay"),
+        "ema_warmup": m["ema_warmup"],
+        "min_snr_gamma": _value(m, "min_snr_gamma"),
+        "sigma": _value(m, "sigma"),
+        "p_uncond": _value(m, "p_uncond"),
+        "num_timesteps": schedule["num_timesteps"],
+        "beta_start": schedule["beta_start"],
+        "beta_end": schedule["beta_end"],
+        "seed": config["seed"],
+        "channels_last": partb["channels_last"],
+        "cuda_graph": partb["cuda_graph"],
+    }
+
+
+def with_layout(settings: dict, choice: dict) -> dict:
+    """Training settings with the measured precision and threads per job (the calibration's
+    ``choice``): everything that defines a training run."""
+    return {**settings, "amp_bf16": choice["amp_bf16"], "threads": choice["threads"]}
+
+
+def layout_placeholder(cores: int) -> dict:
+    """The calibration's ``choice`` before it has run (a dry run, or while the DAG is first
+    built): the jobs that use it are re-planned once the measured one exists."""
+    return {
+        "amp_bf16": "measured",
+        "threads": cores,
+        "sample_bf16": "measured",
+        "sample_threads": cores,
+    }
+
+
+def calibration_settings(config: dict) -> dict:
+    """The class_cond training step that the calibration times (:data:`CALIBRATION_KEYS`)."""
+    t = train_settings(config, "class_cond")
+    return {k: t[k] for k in CALIBRATION_KEYS}
+
+
+def sample_settings(config: dict, model: str) -> dict:
+    """What a sample grid of ``model`` draws: the class-conditioned grid has samples_per_class
+    rows of digits 0-9 at the configured guidance scale; the time-conditioned one num_samples."""
+    m = config["partb"][model]
+    if model == "class_cond":
+        keys = ("hidden", "samples_per_class", "guidance_scale")
+    else:
+        keys = ("hidden", "num_samples")
+    return {k: m[k] for k in keys}
+
+
+def gif_guidance_scale(config: dict, model: str) -> float:
+    """CFG scale of the sampling GIF: only the class-conditioned model uses it (1.0 = no-op), so
+    editing partb.class_cond.guidance_scale does not rerun the time-conditioned GIF."""
+    return config["partb"]["class_cond"]["guidance_scale"] if model == "class_cond" else 1.0
+
+
+def sweep_scales(config: dict) -> list[str]:
+    """CFG scales of the evaluation sweep as wildcard strings ('0', '5', '7.5'), always including
+    the scale of the sample grids (its row is the class-conditioned model's final score)."""
+    scales = set(map(float, config["eval"]["cfg_sweep"]["scales"]))
+    scales.add(float(config["partb"]["class_cond"]["guidance_scale"]))
+    return [f"{s:g}" for s in sorted(scales)]
+
+
+def sweep_samples_per_class(config: dict, scale) -> int:
+    """Digits per class at one sweep scale: more at the grids' scale (the final score)."""
+    sweep = config["eval"]["cfg_sweep"]
+    guided = sweep["guided_samples_per_class"] or sweep["samples_per_class"]
+    main = float(scale) == float(config["partb"]["class_cond"]["guidance_scale"])
+    return guided if main else sweep["samples_per_class"]
+
+
+def eval_seed(config: dict, model: str) -> int:
+    """Seed of a final model's evaluation sample (fundiff.seeds: eval_time_cond / eval_class_cond)."""
+    return offset_seed(config["seed"], f"eval_{model}")
