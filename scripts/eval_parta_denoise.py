@@ -11,7 +11,8 @@ import pandas as pd
 from fundiff.evaluation import metrics, parta_tables, plots, samples
 from fundiff.io import write_csv
 from fundiff.report.tables import write_table
-from fundiff.workflow.script import backend_from_rule, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import backend_from_rule
 
 
 def main(smk, log):

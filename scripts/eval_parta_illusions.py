@@ -11,7 +11,8 @@ from fundiff.device import resolve_device
 from fundiff.evaluation import classifier, parta_tables, plots, samples
 from fundiff.io import save_npz, write_csv
 from fundiff.report.tables import write_table
-from fundiff.workflow.script import backend_from_rule, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import backend_from_rule
 
 
 def main(smk, log):

@@ -8,7 +8,7 @@ keeps it), inside it is new content, so its error measures how much the model ch
 from fundiff.evaluation import parta_tables, plots
 from fundiff.io import write_csv
 from fundiff.report.tables import write_table
-from fundiff.workflow.script import run
+from fundiff.workflow.runner import run
 
 
 def main(smk, log):

@@ -7,7 +7,7 @@ fundiff.parta.layout), so nothing is sampled again.
 from fundiff.evaluation import parta_tables, plots
 from fundiff.io import write_csv
 from fundiff.report.tables import write_table
-from fundiff.workflow.script import run
+from fundiff.workflow.runner import run
 
 
 def main(smk, log):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fundiff.parta import layout, loops
 from fundiff.seeds import offset_seed
-from fundiff.workflow.script import Table, backend_from_rule, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule
 
 
 def main(smk, log):

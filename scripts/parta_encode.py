@@ -2,7 +2,7 @@
 
 from fundiff.device import resolve_device, setup_torch
 from fundiff.parta.backends.deepfloyd import encode_prompts
-from fundiff.workflow.script import run
+from fundiff.workflow.runner import run
 
 
 def main(smk, log):

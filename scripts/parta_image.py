@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fundiff.io import write_bytes
 from fundiff.parta.images import load_source, to_png_bytes
-from fundiff.workflow.script import run
+from fundiff.workflow.runner import run
 
 
 def main(smk, log):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fundiff.parta import layout, loops
 from fundiff.parta.images import image_mask, rect_mask
-from fundiff.workflow.script import Table, backend_from_rule, load_image, run, seeded_generator
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule, load_image, seeded_generator
 
 
 def main(smk, log):

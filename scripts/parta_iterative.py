@@ -5,7 +5,8 @@ from pathlib import Path
 
 from fundiff.parta import layout, loops
 from fundiff.seeds import offset_seed
-from fundiff.workflow.script import Table, backend_from_rule, load_image, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule, load_image
 
 HEADERS = ["original", "noisy", "Gaussian blur", "one-step", "iterative"]  # of layout.COMPARE
 

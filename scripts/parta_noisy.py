@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fundiff.parta import layout, loops
 from fundiff.seeds import offset_seed
-from fundiff.workflow.script import Table, backend_from_rule, load_image, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule, load_image
 
 RESULTS = {"A1.2": ("blur", "blurred"), "A1.3": ("one_step", "one-step")}  # cell, caption
 

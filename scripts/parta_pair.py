@@ -6,7 +6,8 @@ Noise seeded per pair: seeded_generator(seed, kind, pair), kind "anagram" or "hy
 from pathlib import Path
 
 from fundiff.parta import layout, loops
-from fundiff.workflow.script import Table, backend_from_rule, run, seeded_generator
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule, seeded_generator
 
 
 def main(smk, log):

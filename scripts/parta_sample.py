@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from fundiff.parta import layout, loops
-from fundiff.workflow.script import Table, backend_from_rule, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule
 
 
 def main(smk, log):

@@ -7,7 +7,8 @@ different images get different noise and an image gets the same noise in every s
 from pathlib import Path
 
 from fundiff.parta import layout, loops
-from fundiff.workflow.script import Table, backend_from_rule, load_image, run, seeded_generator
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import Table, backend_from_rule, load_image, seeded_generator
 
 
 def main(smk, log):

@@ -1,6 +1,7 @@
 """Rule parta_table: merge the per-image / per-pair parts of a section into its table spec."""
 
-from fundiff.workflow.script import merge_parts, run
+from fundiff.workflow.runner import run
+from fundiff.workflow.script import merge_parts
 
 
 def main(smk, log):

@@ -10,8 +10,6 @@ pair) write *parts* (same JSON/NPZ, rows only) that the ``parta_table`` rule mer
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,29 +17,13 @@ import torch
 
 from fundiff import plotting as viz
 from fundiff.device import calibrated, resolve_device, setup_torch
-from fundiff.errors import UserError
-from fundiff.io import save_npz, setup_logging, write_text
+from fundiff.io import save_npz, write_text
 from fundiff.parta.backends import Backend, load_backend
 from fundiff.parta.images import load_image  # noqa: F401 (the scripts' import)
 from fundiff.parta.layout import array_key
 from fundiff.parta.loops import generator
 from fundiff.report import tables as figures
 from fundiff.seeds import derived_seed
-
-ONE_LINE_ERRORS = (UserError,)  # bad input; anything else is a bug and keeps its traceback
-
-
-def run(smk, main: Callable) -> None:
-    """Run ``main(smk, log)``; a known failure is logged as one line and exits 1."""
-    log = setup_logging(smk.log[0] if smk.log else None)
-    try:
-        main(smk, log)
-    except ONE_LINE_ERRORS as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"error: {msg}", file=sys.stderr)  # the rule's log (shown on failure)
-        if sys.stderr is not sys.__stderr__:
-            print(f"error: {msg}", file=sys.__stderr__)
-        sys.exit(1)
 
 
 def backend_from_rule(smk) -> Backend:

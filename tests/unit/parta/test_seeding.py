@@ -14,6 +14,7 @@ from PIL import Image
 from fundiff import seeds as seed_table
 from fundiff.diffusion import ddpm
 from fundiff.parta import loops
+from fundiff.workflow import runner
 from fundiff.workflow import script as parta_run
 from fundiff.workflow.script import derived_seed, seeded_generator
 from tests.helpers.fake_backend import FakeBackend
@@ -108,7 +109,7 @@ def test_inpaint_rows_differ_per_image_and_reproduce():
 def _run_script(monkeypatch, tmp_path, script, image, **params):
     """Run scripts/<script> as Snakemake would, on the fake backend, for one {image}."""
     monkeypatch.setattr(parta_run, "backend_from_rule", lambda smk: FakeBackend())
-    monkeypatch.setattr(parta_run, "setup_logging", lambda path: logging.getLogger("test"))
+    monkeypatch.setattr(runner, "setup_logging", lambda path: logging.getLogger("test"))
     png = tmp_path / "source.png"  # the same source picture under every name
     if not png.exists():
         rng = np.random.default_rng(0)
