@@ -10,7 +10,8 @@ Each file is recognised by its *structure*, not its name, so files added later a
 * ``benchmark: hybrid_sweep`` (``benchmarks/hybrid_sweep.py``): the best A1.9 setting
 * ``benchmark: cold_run`` (``benchmarks/cold_run.py``): a cold run with its measured layout,
   per-rule seconds and final scores
-* ``workflow_s`` / ``baseline_s`` / ``ratio``: dry-run overhead (``benchmarks/dryrun_overhead.py``)
+* ``workflow_s`` / ``baseline_s`` / ``ratio`` (+ ``*_peak_mib``): dry-run overhead
+  (``benchmarks/dryrun_overhead.py``)
 * ``cfg_batched_step_s`` / ``cfg_two_forwards_step_s``: one IF UNet step
   (``benchmarks/if_unet_step.py``)
 * anything else with top-level ``speedup_*`` numbers: one row per speedup
@@ -252,7 +253,20 @@ def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
                 "workflow -n vs one-rule Snakefile -n",
                 f"{d['workflow_s']:.2f} vs {d['baseline_s']:.2f} s",
                 d["ratio"],
-                f"target <= {d['target_ratio']}" if _num(d.get("target_ratio")) else "",
+                "; ".join(
+                    n
+                    for n in (
+                        f"target <= {d['target_ratio']}" if _num(d.get("target_ratio")) else "",
+                        f"peak memory {d['workflow_peak_mib']:.0f} vs "
+                        f"{d['baseline_peak_mib']:.0f} MiB (target <= {d['target_peak_mib']})"
+                        if all(
+                            _num(d.get(k))
+                            for k in ("workflow_peak_mib", "baseline_peak_mib", "target_peak_mib")
+                        )
+                        else "",
+                    )
+                    if n
+                ),
             )
         ]
     elif all(_num(d.get(k)) for k in ("cfg_batched_step_s", "cfg_two_forwards_step_s")):

@@ -215,3 +215,16 @@ def test_caption_says_how_to_read_the_table_and_what_was_skipped():
     assert bs.table_caption(0, []).endswith("No results files were found in this checkout.")
     got = bs.table_caption(2, ["a.json: not JSON", "b.json: unknown structure"])
     assert got.endswith(" Skipped: a.json: not JSON; b.json: unknown structure.")
+
+
+def test_dry_run_overhead_row_gives_time_ratio_and_peak_memory(tmp_path):
+    f = tmp_path / "dryrun_overhead.json"
+    d = {"workflow_s": 2.6, "baseline_s": 2.0, "ratio": 1.3, "target_ratio": 1.3}
+    f.write_text(json.dumps(d))
+    (old,), _ = bs.summarize_all([str(f)])
+    assert old["value"] == "2.60 vs 2.00 s" and old["note"] == "target <= 1.3"
+    d |= {"workflow_peak_mib": 141.2, "baseline_peak_mib": 120.0, "target_peak_mib": 250}
+    f.write_text(json.dumps(d))
+    (row,), _ = bs.summarize_all([str(f)])
+    assert row["ratio"] == 1.3
+    assert row["note"] == "target <= 1.3; peak memory 141 vs 120 MiB (target <= 250)"
