@@ -17,7 +17,7 @@ import torch
 
 from fundiff import plotting as viz
 from fundiff.device import calibrated, resolve_device, setup_torch
-from fundiff.io import save_npz, write_text
+from fundiff.io import save_npz, write_json
 from fundiff.parta.backends import Backend, load_backend
 from fundiff.parta.images import load_image  # noqa: F401 (the scripts' import)
 from fundiff.parta.layout import array_key
@@ -75,7 +75,7 @@ class Table:
 
     def write_part(self, json_path) -> None:
         """Rows only (paths as given, relative to the workdir), merged by ``merge_parts``."""
-        write_text(json_path, json.dumps({"rows": self.rows}, indent=1, sort_keys=True) + "\n")
+        write_json(json_path, {"rows": self.rows})
         save_npz(Path(json_path).with_suffix(".npz"), **self.arrays)
 
 
