@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import ConfigError, validate  # noqa: E402
+from fundiff.config import ConfigError, check_duplicate_keys, validate  # noqa: E402
 from fundiff.config import parta_backend_label, spec_preset_notes  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.diffusion import settings  # noqa: E402
@@ -17,6 +17,7 @@ from fundiff.workflow.deps import closure, module_closure  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
 try:
+    check_duplicate_keys(workflow.configfiles)  # config.yaml and every --configfile
     validate(config, SCHEMA)
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None

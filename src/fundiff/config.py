@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from pathlib import Path
 
 import jsonschema
@@ -45,20 +46,121 @@ def _message(err: jsonschema.ValidationError, root_schema: dict) -> str:
         return f"config key '{where}' = {err.instance!r} must be one of {err.validator_value}"
     if err.validator == "type":
         return f"config key '{where}' = {err.instance!r} must be of type {err.validator_value}"
+    bound = _BOUNDS.get(err.validator)
+    if bound:
+        return f"config key '{where}' = {err.instance!r} {bound.format(v=err.validator_value)}"
+    if err.validator == "not" and err.validator_value == {"multipleOf": 2}:
+        return f"config key '{where}' = {err.instance!r} must be odd (a kernel has a centre pixel)"
     return f"config key '{where}' = {err.instance!r}: {err.message}"
+
+
+_BOUNDS = {
+    "minimum": "is below the minimum {v}; use a value >= {v}",
+    "maximum": "is above the maximum {v}; use a value <= {v} (bounds: schemas/config.schema.yaml)",
+    "exclusiveMinimum": "must be greater than {v}",
+    "exclusiveMaximum": "must be less than {v}",
+}
 
 
 def validate(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` and fill in every schema default (in place, once: nothing downstream
     repeats a default); raise ConfigError with one line for the first problem."""
     schema = yaml.safe_load(Path(schema_path).read_text())
+    check_finite(config)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         raise ConfigError(_message(errors[0], schema))
+    integers_as_int(config, schema)
     fill_defaults(config, schema)
     _cross_checks(config)
     return config
+
+
+def check_finite(node, where=()) -> None:
+    """Reject NaN and infinity anywhere in the config (YAML ``.nan``, ``.inf``, ``-.inf``): no
+    setting has a use for them, and the schema's bounds do not catch NaN."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            check_finite(v, (*where, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            check_finite(v, (*where, i))
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(
+            f"config key '{_path(where)}' = {node!r} is not a finite number; give a finite value"
+        )
+
+
+def _integer_only(schema: dict, root: dict) -> bool:
+    """Whether ``schema`` accepts integers but no other numbers (``type: integer``, possibly with
+    null, or a oneOf / anyOf of such), so that an integral float there means an integer."""
+    schema = _subschema(schema, root)
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    for key in ("oneOf", "anyOf"):
+        for sub in schema.get(key, []):
+            sub = _subschema(sub, root)
+            t = sub.get("type", [])
+            types |= {t} if isinstance(t, str) else set(t)
+    return "integer" in types and "number" not in types
+
+
+def integers_as_int(node, schema: dict, root: dict | None = None):
+    """Turn every integral float (``epochs: 20.0``; the schema already accepts it as an integer)
+    where the schema wants an integer into an int, in place, so that file names, ranges and rule
+    params see ``20``, never ``20.0``. Returns the (converted) node."""
+    root = schema if root is None else root
+    schema = _subschema(schema, root)
+    if isinstance(node, float) and node.is_integer() and _integer_only(schema, root):
+        return int(node)
+    if isinstance(node, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in node.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                node[key] = integers_as_int(value, sub, root)
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        node[:] = [integers_as_int(item, schema["items"], root) for item in node]
+    return node
+
+
+def _duplicate_keys(node, where=()):
+    """(dotted key, line, first line) of the first mapping key repeated in a composed YAML node."""
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for key_node, value in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen and key != "<<":
+                return _path((*where, key)), line, seen[key]
+            seen[key] = line
+            found = _duplicate_keys(value, (*where, key))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_keys(item, (*where, i))
+            if found:
+                return found
+    return None
+
+
+def check_duplicate_keys(paths) -> None:
+    """Reject a key given twice in one mapping of a config file (YAML or JSON). Snakemake's
+    loader silently keeps the last one; the workflow calls this on ``workflow.configfiles``."""
+    for path in paths:
+        try:
+            node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except (OSError, yaml.YAMLError):
+            continue  # unreadable or not YAML: Snakemake's own loader has said so already
+        found = _duplicate_keys(node)
+        if found:
+            key, line, first = found
+            raise ConfigError(
+                f"config file {path}: key '{key}' is given twice (lines {first} and {line}); "
+                "keep one (YAML would silently use the last)"
+            )
 
 
 def fill_defaults(node, schema: dict, root: dict | None = None):
@@ -189,19 +291,14 @@ def _parta_checks(config: dict) -> None:
                     f"config key 'parta.backend.{key}' is missing: give a model id such as "
                     "'DeepFloyd/IF-I-L-v1.0' or a local directory"
                 )
+        # IF's schedule is fixed; its image size is read from the model (rects: parta_inpaint)
+        _timestep_checks(pa, DEEPFLOYD_TIMESTEPS, "DeepFloyd IF model's")
+        _rect_checks(pa, None)
         return
     # mnist: the model's schedule and image size are known from the config already
-    T = config["partb"]["schedule"]["num_timesteps"]
-    too_big = [("parta.timesteps.start", start)]
-    too_big += [("parta.forward.t", t) for t in pa["forward"]["t"]]
-    for key, t in too_big:
-        if t >= T:
-            raise ConfigError(
-                f"config key '{key}' = {t} must be below the MNIST model's {T} timesteps"
-            )
-    for s in pa["a0"]["steps"]:
-        if s > T:
-            raise ConfigError(f"config key 'parta.a0.steps' = {s} exceeds the {T} timesteps")
+    _timestep_checks(pa, config["partb"]["schedule"]["num_timesteps"], "MNIST model's")
+    _rect_checks(pa, MNIST_SIZE)
+    _kernel_checks(config, MNIST_SIZE)
     from fundiff.parta.prompts import parse_prompt
 
     prompts = [("parta.null_prompt", pa["null_prompt"])]
@@ -216,15 +313,65 @@ def _parta_checks(config: dict) -> None:
             parse_prompt(p)
         except ValueError as e:
             raise ConfigError(f"config key '{key}': {e}") from None
+
+
+MNIST_SIZE = 28  # the mnist backend's image (the spec UNet's AvgPool 7 fixes 28 x 28)
+DEEPFLOYD_TIMESTEPS = 1000  # DeepFloyd IF's training schedule (num_train_timesteps)
+
+
+def _timestep_checks(pa: dict, T: int, model: str) -> None:
+    """Part A's timesteps, forward noise levels and A0 step counts against the model's T."""
+    too_big = [("parta.timesteps.start", pa["timesteps"]["start"])]
+    too_big += [("parta.forward.t", t) for t in pa["forward"]["t"]]
+    for key, t in too_big:
+        if t >= T:
+            raise ConfigError(f"config key '{key}' = {t} must be below the {model} {T} timesteps")
+    for s in pa["a0"]["steps"]:
+        if s > T:
+            raise ConfigError(
+                f"config key 'parta.a0.steps' = {s} exceeds the {model} {T} timesteps; "
+                f"use at most {T}"
+            )
+
+
+def _rect_checks(pa: dict, size: int | None) -> None:
+    """Inpainting rectangles: non-empty, inside the image (``size``; None: known only when the
+    model is loaded, so only the signs are checked here)."""
     for spec in pa["inpaint"]:
         name = spec["image"]
         for r in spec.get("rects", []):
             top, left, h, w = r
-            if min(top, left) < 0 or h <= 0 or w <= 0 or top + h > 28 or left + w > 28:
+            where = f"config key 'parta.inpaint' rects of '{name}': rectangle {r}"
+            where += " [top, left, height, width]"
+            if h <= 0 or w <= 0:
+                raise ConfigError(f"{where} is empty; give a height and width of at least 1")
+            if min(top, left) < 0:
+                raise ConfigError(f"{where} starts outside the image; use top, left >= 0")
+            if size and (top + h > size or left + w > size):
                 raise ConfigError(
-                    f"config key 'parta.inpaint' rects of '{name}': rectangle {r} [top, left, "
-                    "height, width] does not fit the 28x28 MNIST image"
+                    f"{where} does not fit the {size}x{size} MNIST image; keep top + height "
+                    f"and left + width <= {size}"
                 )
+
+
+def _kernel_checks(config: dict, size: int) -> None:
+    """Gaussian blurs of a ``size`` x ``size`` image: torchvision pads by reflection, which needs
+    the kernel's half width below the image size (kernel <= 2 * size - 1)."""
+    pa, most = config["parta"], 2 * size - 1
+    for key in ("blur", "hybrids"):
+        k = pa[key]["kernel_size"]
+        if k > most:
+            raise ConfigError(
+                f"config key 'parta.{key}.kernel_size' = {k} is too large for the {size}x{size} "
+                f"image (reflect padding needs a kernel <= {most}); use an odd size <= {most}"
+            )
+    sigma = config["eval"]["parta"]["hybrid_far_sigma"]  # kernel 2 * ceil(3 sigma) + 1
+    if math.ceil(3 * sigma) > size - 1:
+        raise ConfigError(
+            f"config key 'eval.parta.hybrid_far_sigma' = {sigma} is too large for the "
+            f"{size}x{size} image (its blur kernel 2 * ceil(3 sigma) + 1 must be <= {most}); "
+            f"use at most {(size - 1) / 3:g}"
+        )
 
 
 def _flatten(d, prefix=""):

@@ -112,16 +112,27 @@ def gif_guidance_scale(config: dict, model: str) -> float:
     return config["partb"]["class_cond"]["guidance_scale"] if model == "class_cond" else 1.0
 
 
+def scale_wildcard(scale) -> str:
+    """A CFG scale as a file-name string that reads back as the same float: the short ``:g``
+    form where it is exact ('0', '5', '7.5', '1e-05'), else the shortest round-trip repr
+    ('0.3333333', where ``:g`` would round to '0.333333')."""
+    scale = float(scale) + 0.0  # -0.0 -> 0.0
+    short = f"{scale:g}"
+    return short if float(short) == scale else repr(scale)
+
+
 def sweep_scales(config: dict) -> list[str]:
-    """CFG scales of the evaluation sweep as wildcard strings ('0', '5', '7.5'), always including
-    the scale of the sample grids (its row is the class-conditioned model's final score)."""
-    scales = set(map(float, config["eval"]["cfg_sweep"]["scales"]))
-    scales.add(float(config["partb"]["class_cond"]["guidance_scale"]))
-    return [f"{s:g}" for s in sorted(scales)]
+    """CFG scales of the evaluation sweep as wildcard strings (:func:`scale_wildcard`: '0', '5',
+    '7.5'; ``float()`` of each is the configured value exactly), always including the scale of
+    the sample grids (its row is the class-conditioned model's final score)."""
+    scales = {float(s) + 0.0 for s in config["eval"]["cfg_sweep"]["scales"]}
+    scales.add(float(config["partb"]["class_cond"]["guidance_scale"]) + 0.0)
+    return [scale_wildcard(s) for s in sorted(scales)]
 
 
 def sweep_samples_per_class(config: dict, scale) -> int:
-    """Digits per class at one sweep scale: more at the grids' scale (the final score)."""
+    """Digits per class at one sweep scale (a number or its wildcard string): more at the grids'
+    scale (the final score)."""
     sweep = config["eval"]["cfg_sweep"]
     guided = sweep["guided_samples_per_class"] or sweep["samples_per_class"]
     main = float(scale) == float(config["partb"]["class_cond"]["guidance_scale"])

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fundiff.diffusion.settings import scale_wildcard
 from fundiff.evaluation import classifier, metrics
 
 # the scores shown in the B4 tables (class-conditioned sets; the time-conditioned set has no
@@ -100,8 +101,17 @@ def final_frame(final_class: dict, final_time: dict) -> pd.DataFrame:
 
 
 def final_rows(sweep_rows: list[dict], time_scores: dict, guidance_scale: float):
-    """The final models' scores: class_cond at the grids' scale (its sweep row), time_cond."""
-    main = next(r for r in sweep_rows if r["guidance_scale"] == guidance_scale)
+    """The final models' scores: class_cond at the grids' scale (its sweep row, matched exactly:
+    the sweep's scales are the configured floats, :func:`fundiff.diffusion.settings.sweep_scales`
+    keeps them exact), time_cond."""
+    key = scale_wildcard(guidance_scale)
+    main = next((r for r in sweep_rows if scale_wildcard(r["guidance_scale"]) == key), None)
+    if main is None:
+        have = ", ".join(scale_wildcard(r["guidance_scale"]) for r in sweep_rows)
+        raise ValueError(
+            f"the CFG sweep has no row at the grids' guidance scale {key} (it has {have}): "
+            "rule eval_partb's params scales and guidance_scale disagree"
+        )
     final_class = {"model": "class_cond", **main}
     final_time = {"model": "time_cond", "guidance_scale": None, **time_scores}
     return final_class, final_time
@@ -180,6 +190,6 @@ def epochs_table_params(summary: dict, final_class, final_time, guidance_scale: 
 def sweep_table_params(sweep_rows: list[dict]) -> dict:
     """The CFG sweep's scores, one entry per guidance scale."""
     return {
-        f"gamma = {r['guidance_scale']:g}": rounded(r, CLASS_KEYS)
+        f"gamma = {scale_wildcard(r['guidance_scale'])}": rounded(r, CLASS_KEYS)
         for r in sorted(sweep_rows, key=lambda r: r["guidance_scale"])
     }
