@@ -121,3 +121,52 @@ def test_config_level_part_a_errors_stop_before_running(fresh, override, message
     lines = [ln for ln in text.splitlines() if ln.startswith("config error:")]
     assert len(lines) == 1 and message in lines[0], text[-2000:]
     assert not (fresh / "results").exists()
+
+
+# ---- config (issue 13)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "partb:\n  denoiser:\n    lr: .nan\n",
+            "config key 'partb.denoiser.lr' = nan is not a finite number; give a finite value",
+        ),
+        (
+            "seed: 1\npartb:\n  gif:\n    fps: 10\n    fps: 20\n",
+            "bad.yaml: key 'partb.gif.fps' is given twice (lines 4 and 5); keep one",
+        ),
+        (
+            "partb:\n  class_cond:\n    guidance_scale: -1.0\n",
+            "config key 'partb.class_cond.guidance_scale' = -1.0 is below the minimum 0",
+        ),
+    ],
+    ids=["nan", "duplicate-key", "negative-scale"],
+)
+def test_bad_config_values_stop_the_dry_run(fresh, override, message):
+    (fresh / "bad.yaml").write_text(override)
+    out = run_snakemake(fresh, "-n", *TINY, "bad.yaml", check=False, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    lines = [ln for ln in text.splitlines() if ln.startswith("config error:")]
+    assert len(lines) == 1 and message in lines[0], text[-2000:]
+    assert "Traceback" not in text
+    assert not (fresh / "results").exists()
+
+
+def test_integral_floats_plan_the_same_jobs_as_integers(fresh):
+    """epochs: 2.0 etc. are read as 2 at validation: the same DAG, no 'epoch_2.0' files."""
+    (fresh / "floats.yaml").write_text(
+        "seed: 180.0\npartb:\n  class_cond:\n    epochs: 2.0\n    sample_epochs: [1.0, 2.0]\n"
+        "parta:\n  timesteps: {start: 270.0, stride: 30.0}\n"
+    )
+    plain = run_snakemake(fresh, "-n", *TINY, timeout=120).stdout
+    floats = run_snakemake(fresh, "-n", *TINY, "floats.yaml", timeout=120).stdout
+
+    def plan(text):
+        return sorted(ln for ln in text.splitlines() if ln.startswith("    output:"))
+
+    assert plan(floats) == plan(plain) and plan(plain)
+    assert "results/partb/class_cond/samples/epoch_2.png" in floats and ".0.png" not in floats
+    assert not (fresh / "results").exists()
