@@ -187,7 +187,7 @@ use rule parta_sample as parta_cfg with:
 rule parta_sdedit:
     """A1.7 / A1.7.1 / A1.7.3: SDEdit of one {image} at every configured i_start."""
     input:
-        unpack(pa_inputs(lambda w: PA.image_inputs(w.image))),
+        unpack(pa_inputs(lambda w: PA.image_inputs(w.image, mask=False))),
         lib=script_lib("parta_sdedit"),
     output:
         cells=PA.cells("a1_7", "{image}", under="{sdir}"),

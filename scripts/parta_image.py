@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from fundiff.io import write_bytes
-from fundiff.parta.images import load_source, to_png_bytes
+from fundiff.parta.images import describe_source, load_source, to_png_bytes
 from fundiff.workflow.runner import run
 
 
@@ -15,8 +15,11 @@ def main(smk, log):
         mnist_path=getattr(smk.input, "mnist", None),
         sha256=p.get("sha256"),
         cache=Path("resources/images") / f"{smk.wildcards.image}.download",
+        key=f"parta.images.{smk.wildcards.image}",
+        allow_external=p.get("allow_external", False),
     )
-    log.info("image %s from %s: %s %s", smk.wildcards.image, p["source"], im.mode, im.size)
+    source = describe_source(p["source"])  # a URL's credentials and query never reach the log
+    log.info("image %s from %s: %s %s", smk.wildcards.image, source, im.mode, im.size)
     write_bytes(smk.output[0], to_png_bytes(im))
 
 

@@ -4,16 +4,57 @@ from __future__ import annotations
 
 import torch
 
+from fundiff.errors import UserError
+
+
+class DeviceError(UserError, RuntimeError):
+    """The configured ``device`` is not usable on this machine (one line saying what to set)."""
+
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cuda' without a GPU is a clear error."""
+    """'auto' -> cuda if available else cpu. 'cuda' / 'cuda:N' without a (such) GPU, 'mps'
+    without Apple's MPS, or an unknown name is a :class:`DeviceError`: one line naming the
+    ``device`` key and what to set or install."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(
-            "config 'device: cuda' but no CUDA GPU is visible; set 'device: auto' or 'cpu'"
+    fix = "set 'device: auto' (cuda when a GPU is visible, else cpu) or 'device: cpu'"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise DeviceError(
+            f"config key 'device' is '{name}', which is not a device; use auto, cpu, cuda, "
+            "cuda:N or mps"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = (
+                "this torch is a CPU-only build"
+                if torch.version.cuda is None
+                else "CUDA_VISIBLE_DEVICES hides them or the driver is missing"
+            )
+            raise DeviceError(
+                f"config key 'device' is '{name}' but no CUDA GPU is visible ({why}); {fix}, "
+                "or install a CUDA build of torch on a GPU machine"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise DeviceError(
+                f"config key 'device' is '{name}' but only {count} CUDA device(s) are visible "
+                f"(cuda:0..cuda:{count - 1}); use one of them or 'device: cuda'"
+            )
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError(
+                f"config key 'device' is '{name}' but Apple's MPS is not available here (it "
+                f"needs macOS 12.3+ on Apple silicon and a torch built with MPS); {fix}"
+            )
+    elif dev.type != "cpu":
+        raise DeviceError(
+            f"config key 'device' is '{name}'; this pipeline runs on auto, cpu, cuda, cuda:N "
+            "or mps"
         )
-    return torch.device(name)
+    return dev
 
 
 def setup_torch(threads: int, deterministic: bool = True) -> None:

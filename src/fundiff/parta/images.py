@@ -2,65 +2,322 @@
 
 Sources (``parta.images.<name>.source``):
 
-* ``url:URL``          downloaded (retries; sha256 checked when given, a null sha256 skips it)
-* ``skimage:NAME``     a photo shipped with scikit-image (astronaut, chelsea, coffee, rocket ...)
+* ``url:URL``          downloaded over http(s) only (see *Downloads*); sha256 checked when given
+                       (a null sha256 skips it)
+* ``skimage:NAME``     a photo shipped inside scikit-image, from :data:`SKIMAGE_PHOTOS` only
+                       (astronaut, chelsea, coffee, rocket ...); nothing else in skimage.data runs
 * ``file:PATH``        a file in the repository, e.g. the drawings in ``assets/drawings/``
 * ``mnist:INDEX``      a held-out test digit from ``results/data/mnist.pt``
+
+Local paths (``file:PATH`` and ``parta.inpaint[].mask``) are resolved against the working
+directory (the repository) and must stay inside it (``..`` or an absolute path elsewhere is an
+error) unless the image sets ``allow_external: true`` (which also covers its inpainting mask).
+The check is lexical: a symlink placed inside the repository is followed.
+
+Image files: formats :data:`FORMATS` only (PNG, JPEG, GIF, BMP, TIFF, WebP) and at most
+:data:`MAX_PIXELS` (50 megapixels); a larger image (or a decompression bomb, a tiny file claiming
+huge dimensions) is one error line naming the file, checked before the pixels are decoded.
+
+Downloads (:func:`download`): http and https only (also after redirects), at most
+:data:`MAX_DOWNLOAD_BYTES` (16 MiB, from Content-Length and while reading), one overall deadline
+per try (:data:`DOWNLOAD_DEADLINE_S`) besides the per-read timeout; transient failures
+(timeouts, connection errors, HTTP 5xx and 429, truncated bodies) are retried, others (404 ...)
+fail at once. ``user:password@`` in a URL is sent as HTTP basic auth (not to redirect targets);
+errors and logs show URLs with the credentials and the query string replaced by ``***``
+(:func:`redact_url`).
 
 Preprocessing (``prepare``): alpha composited on white, then RGB (IF: spec Resize(size) ->
 CenterCrop(size)) or grayscale for a 1-channel model. MNIST digits are white on black, so a
 1-channel image whose border is light is inverted (``invert: auto``; true/false force it).
+
+Importing this module is torch-free (:func:`check_images` runs while the Snakefile is parsed);
+torch and torchvision are imported by the functions that use them.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
+import os
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.transforms import functional as TF
 
 from fundiff.errors import UserError
-from fundiff.io import sha256 as file_sha256
-from fundiff.io import write_bytes
 
 SOURCE_KINDS = ("url", "skimage", "file", "mnist")
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # PIL format names an image file may have
+MAX_PIXELS = 50_000_000  # width * height of any input image or mask file
+MAX_DOWNLOAD_BYTES = 16 * 2**20  # a url: body (photos are a few MiB)
+DOWNLOAD_DEADLINE_S = 120.0  # one try of a url: download, connect to last byte
+DOWNLOAD_TIMEOUT_S = 30.0  # one socket read (and the connect)
+# The 2-D photos and test images bundled inside scikit-image (no download needed).
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "brick",
+    "camera",
+    "cat",
+    "cell",
+    "checkerboard",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "grass",
+    "gravel",
+    "horse",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "microaneurysms",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "shepp_logan_phantom",
+    "text",
+)
 
 
 class ImageError(UserError, ValueError):
     """An input image problem, worded as one line naming the file or key."""
 
 
-def parse_source(source: str) -> tuple[str, str]:
+def _at(key: str | None) -> str:
+    return f"{key}: " if key else ""
+
+
+def parse_source(source: str, key: str | None = None) -> tuple[str, str]:
     kind, sep, rest = source.partition(":")
     if not sep or kind not in SOURCE_KINDS or not rest:
         raise ImageError(
-            f"image source {source!r} must look like url:URL, skimage:NAME, file:PATH or "
-            "mnist:INDEX"
+            f"{_at(key)}image source {source!r} must look like url:URL, skimage:NAME, "
+            "file:PATH or mnist:INDEX"
         )
     return kind, rest
 
 
-def download(url: str, dest, sha256: str | None = None, retries: int = 3, timeout=30) -> None:
-    """Fetch ``url`` to ``dest`` atomically; check ``sha256`` when given."""
+# ------------------------------------------------------------------ sources checked up front
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a log line: ``user:password@`` and the query string become ``***``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "***" if parts.query else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def describe_source(source: str) -> str:
+    """A source for logs and messages (a url: source redacted by :func:`redact_url`)."""
+    kind, _, rest = source.partition(":")
+    return f"url:{redact_url(rest)}" if kind == "url" else source
+
+
+def check_url(url: str, key: str | None = None) -> urllib.parse.SplitResult:
+    """An http(s) URL with a host, else one line naming ``key``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        got = f"scheme '{parts.scheme}'" if parts and parts.scheme else "no scheme"
+        raise ImageError(
+            f"{_at(key)}url:{redact_url(url)} is not an http(s) URL ({got}); an http:// or "
+            "https:// URL is expected (put a local image in the repository and use file:PATH)"
+        )
+    return parts
+
+
+def check_skimage(name: str, key: str | None = None) -> str:
+    if name not in SKIMAGE_PHOTOS:
+        raise ImageError(
+            f"{_at(key)}skimage:{name} is not one of the photos bundled with scikit-image; "
+            f"use one of: {', '.join(SKIMAGE_PHOTOS)}"
+        )
+    return name
+
+
+def local_path(path: str, base_dir=".", key: str | None = None, allow_external=False) -> Path:
+    """``path`` (relative to ``base_dir``, the repository) as a Path to open; outside
+    ``base_dir`` (``..``, an absolute path elsewhere) is an error unless ``allow_external``."""
+    p = Path(path)
+    full = p if p.is_absolute() else Path(base_dir) / p
+    root = os.path.abspath(base_dir)
+    if not allow_external:
+        resolved = os.path.normpath(os.path.join(root, path))
+        if os.path.commonpath([resolved, root]) != root:
+            raise ImageError(
+                f"{_at(key)}{path} is outside the repository ({root}); copy the file into it "
+                "(e.g. assets/) or set 'allow_external: true' on the image"
+            )
+    return full
+
+
+def mask_key(image: str) -> str:
+    return f"parta.inpaint mask of '{image}'"
+
+
+def check_images(config: dict, base_dir=".") -> None:
+    """Parse-time checks of every ``parta.images`` source and ``parta.inpaint`` mask file:
+    source syntax, http(s) URLs, bundled scikit-image photos, local paths inside ``base_dir``
+    (unless ``allow_external``), and readable, non-empty mask images. Torch-free. A missing
+    file is left to Snakemake (it names the missing input)."""
+    pa = config["parta"]
+    for name, spec in pa["images"].items():
+        key = f"parta.images.{name}"
+        kind, rest = parse_source(spec["source"], key)
+        if kind == "url":
+            check_url(rest, key)
+        elif kind == "skimage":
+            check_skimage(rest, key)
+        elif kind == "file":
+            local_path(rest, base_dir, key, spec.get("allow_external", False))
+        elif not rest.isdigit():
+            raise ImageError(f"{key}: mnist:{rest} must be mnist:INDEX, a held-out digit's index")
+    for spec in pa["inpaint"]:
+        if "mask" not in spec:
+            continue
+        image = pa["images"].get(spec["image"], {})
+        key = mask_key(spec["image"])
+        path = local_path(spec["mask"], base_dir, key, image.get("allow_external", False))
+        if path.is_file():
+            check_mask_pixels(np.asarray(_flatten(open_image(path)).convert("L")), path, key)
+
+
+# ------------------------------------------------------------------ downloads
+
+
+class _Transient(Exception):
+    """A failed try worth retrying (the reason is a short, redacted phrase)."""
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) URLs only (urllib alone would follow ftp:)."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        new = headers.get("location") or headers.get("uri") or ""
+        scheme = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, new)).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ImageError(
+                f"{redact_url(req.full_url)} redirects to a {scheme or 'non-URL'}: URL; only "
+                "http(s) redirects are followed (use the image's direct http(s) URL)"
+            )
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _request(url: str) -> urllib.request.Request:
+    """The request for ``url``, its ``user:password@`` moved into a basic-auth header."""
+    parts = urllib.parse.urlsplit(url)
+    headers = {"User-Agent": "fundiff/0.1"}
+    if parts.username is not None or parts.password is not None:
+        netloc = parts.netloc.rpartition("@")[2]
+        url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        req = urllib.request.Request(url, headers=headers)
+        req.add_unredirected_header("Authorization", f"Basic {token}")
+        return req
+    return urllib.request.Request(url, headers=headers)
+
+
+def _fetch_once(url: str, timeout: float, deadline: float, max_bytes: int, where: str) -> bytes:
+    """One try: the body, or ImageError (permanent) / _Transient (worth another try)."""
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    start = time.monotonic()
+    late = f"took longer than the {deadline:g} s deadline"
+    too_big = f"{where}: the download is larger than the {max_bytes // 2**20} MiB limit"
+    try:
+        with opener.open(_request(url), timeout=min(timeout, deadline)) as r:
+            length = r.headers.get("Content-Length")
+            length = int(length) if length and length.strip().isdigit() else None
+            if length is not None and length > max_bytes:
+                raise ImageError(f"{too_big} ({length} bytes); use a smaller image")
+            ctype = (r.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if ctype == "text/html":
+                raise ImageError(
+                    f"{where}: the server sent an HTML page, not an image (a login or error "
+                    "page?); use the image's direct URL"
+                )
+            chunks, total = [], 0
+            while True:
+                if time.monotonic() - start > deadline:
+                    raise _Transient(late)
+                chunk = r.read1(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_bytes:
+                    raise ImageError(f"{too_big}; use a smaller image")
+                chunks.append(chunk)
+            if length is not None and total < length:
+                raise _Transient(f"truncated body: {total} of {length} bytes")
+            return b"".join(chunks)
+    except urllib.error.HTTPError as e:
+        reason = f"HTTP {e.code} {http.client.responses.get(e.code, '')}".rstrip()
+        if e.code == 429 or e.code >= 500:
+            raise _Transient(reason) from None
+        raise ImageError(
+            f"{where}: the server answered {reason}; check the URL (a 401/403 needs access)"
+        ) from None
+    except http.client.IncompleteRead as e:
+        raise _Transient(f"truncated body: {len(e.partial)} bytes read") from None
+    except TimeoutError:
+        raise _Transient("timed out") from None
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, TimeoutError):
+            raise _Transient("timed out") from None
+        raise _Transient(f"{type(e.reason).__name__}: {e.reason}") from None
+    except (http.client.HTTPException, OSError) as e:
+        raise _Transient(f"{type(e).__name__}") from None
+
+
+def download(
+    url: str,
+    dest,
+    sha256: str | None = None,
+    retries: int = 3,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    deadline: float = DOWNLOAD_DEADLINE_S,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    key: str | None = None,
+    backoff: float = 1.0,
+) -> None:
+    """Fetch ``url`` (http(s)) to ``dest`` atomically; check ``sha256`` when given. ``retries``
+    tries for transient failures, sleeping ``backoff`` * 1, 2, 4 ... s (at most 5) between;
+    every message names ``key`` and shows the URL redacted."""
+    check_url(url, key)
+    where = f"{_at(key)}{redact_url(url)}"
     last = None
     for attempt in range(retries):
+        if attempt:
+            time.sleep(min(backoff * 2 ** (attempt - 1), 5.0))
         try:
-            req = urllib.request.Request(url, headers={"User-Agent": "fundiff/0.1"})
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                data = r.read()
+            data = _fetch_once(url, timeout, deadline, max_bytes, where)
             break
-        except OSError as e:
-            last = e
-            time.sleep(min(2**attempt, 5))
+        except _Transient as e:
+            last = str(e)
     else:
         raise ImageError(
-            f"could not download {url} after {retries} tries ({type(last).__name__}: {last}); "
-            "check the network or use a file: / skimage: source"
+            f"{where}: could not download after {retries} tries ({last}); check the network "
+            "or use a file: / skimage: source"
         )
     if sha256:
         import hashlib
@@ -68,54 +325,91 @@ def download(url: str, dest, sha256: str | None = None, retries: int = 3, timeou
         got = hashlib.sha256(data).hexdigest()
         if got != sha256.lower():
             raise ImageError(
-                f"{url}: sha256 {got} does not match the configured {sha256}; update the "
+                f"{where}: sha256 {got} does not match the configured {sha256}; update the "
                 "config's sha256 (or set it to null to skip the check)"
             )
+    from fundiff.io import write_bytes
+
     write_bytes(dest, data)
 
 
+# ------------------------------------------------------------------ image files
+
+
 def open_image(path) -> Image.Image:
-    """Open and fully decode an image file; a missing/corrupt file is one line naming it."""
+    """Open and fully decode an image file of an allowed format (:data:`FORMATS`) with at most
+    :data:`MAX_PIXELS` pixels; anything else is one line naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"image file {path} does not exist")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ImageError(_too_many_pixels(path, f"{im.width}x{im.height}"))
+                im.load()
+                return im.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(_too_many_pixels(path, None)) from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"image file {path} is not a readable {', '.join(FORMATS)} image; replace it or "
+            "point the image's source at another file"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        if isinstance(e, ImageError):
+            raise
         raise ImageError(
             f"image file {path} is not a readable image ({type(e).__name__}); replace it with "
             "a PNG or JPEG, or point the image's source at another file"
         ) from None
 
 
-def load_source(source: str, base_dir=".", mnist_path=None, sha256=None, cache=None) -> Image.Image:
-    """The source image as PIL (any mode). ``cache`` is where a url: download is kept."""
-    kind, rest = parse_source(source)
+def _too_many_pixels(path, dims: str | None) -> str:
+    limit = f"{MAX_PIXELS // 1_000_000}-megapixel limit"
+    size = f"is {dims} pixels, over the {limit}" if dims else f"claims far over the {limit}"
+    return f"image file {path} {size} (a decompression bomb?); use a smaller image"
+
+
+def load_source(
+    source: str,
+    base_dir=".",
+    mnist_path=None,
+    sha256=None,
+    cache=None,
+    key: str | None = None,
+    allow_external: bool = False,
+) -> Image.Image:
+    """The source image as PIL (any mode). ``cache`` is where a url: download is kept;
+    ``key`` (e.g. ``parta.images.cat``) is named by every error; ``base_dir`` is the repository
+    that file: paths must stay inside unless ``allow_external``."""
+    kind, rest = parse_source(source, key)
     if kind == "file":
-        path = Path(rest)
-        return open_image(path if path.is_absolute() else Path(base_dir) / path)
+        return open_image(local_path(rest, base_dir, key, allow_external))
     if kind == "skimage":
         import skimage.data
 
-        fn = getattr(skimage.data, rest, None)
-        if fn is None or not callable(fn):
-            raise ImageError(f"image source {source!r}: scikit-image has no photo {rest!r}")
-        return Image.fromarray(np.asarray(fn()))
+        return Image.fromarray(np.asarray(getattr(skimage.data, check_skimage(rest, key))()))
     if kind == "mnist":
+        import torch
+
         if mnist_path is None:
-            raise ImageError(f"image source {source!r} needs results/data/mnist.pt")
+            raise ImageError(f"{_at(key)}image source {source!r} needs results/data/mnist.pt")
         test = torch.load(mnist_path, weights_only=True)["test_images"]
         if not rest.isdigit() or int(rest) >= len(test):
             raise ImageError(
-                f"image source {source!r}: INDEX must be 0..{len(test) - 1} (held-out digits)"
+                f"{_at(key)}image source {source!r}: INDEX must be 0..{len(test) - 1} "
+                "(held-out digits)"
             )
         return Image.fromarray(test[int(rest)].numpy(), mode="L")
+    from fundiff.io import sha256 as file_sha256
+
+    check_url(rest, key)
     cache = Path(cache) if cache else Path(base_dir) / "resources/images/download.bin"
     if sha256 and cache.is_file() and file_sha256(cache) == sha256.lower():
         return open_image(cache)
-    download(rest, cache, sha256)
+    download(rest, cache, sha256, key=key)
     return open_image(cache)
 
 
@@ -137,8 +431,12 @@ def _flatten(im: Image.Image) -> Image.Image:
     return im
 
 
-def prepare(im: Image.Image, size: int, channels: int, invert="auto") -> torch.Tensor:
-    """PIL image -> (channels, size, size) float in [0, 1]: Resize(size) then CenterCrop(size)."""
+def prepare(im: Image.Image, size: int, channels: int, invert="auto"):
+    """PIL image -> (channels, size, size) float tensor in [0, 1]: Resize(size) then
+    CenterCrop(size)."""
+    import torch
+    from torchvision.transforms import functional as TF
+
     im = _flatten(im)
     im = im.convert("RGB" if channels == 3 else "L")
     x = TF.to_tensor(im)
@@ -153,15 +451,17 @@ def prepare(im: Image.Image, size: int, channels: int, invert="auto") -> torch.T
     return x
 
 
-def load_image(backend, path, invert="auto") -> torch.Tensor:
+def load_image(backend, path, invert="auto"):
     """A source PNG (the image rule's output) as a (1, C, S, S) tensor in ``backend``'s model
     space (any fundiff.parta.backends.Backend)."""
     x01 = prepare(open_image(path), backend.image_size, backend.channels, invert)
     return backend.to_model(x01[None])
 
 
-def rect_mask(size: int, rects: list, key: str = "mask") -> torch.Tensor:
+def rect_mask(size: int, rects: list, key: str = "mask"):
     """(1, size, size) mask, 1 inside any [top, left, height, width] rectangle (model pixels)."""
+    import torch
+
     m = torch.zeros(1, size, size)
     for r in rects:
         if len(r) != 4 or any(not isinstance(v, int) for v in r):
@@ -178,15 +478,33 @@ def rect_mask(size: int, rects: list, key: str = "mask") -> torch.Tensor:
     return m
 
 
-def image_mask(path, size: int, key: str = "mask") -> torch.Tensor:
-    """Mask from an image file (white = 1 = new content); must be square (resized to size)."""
-    im = _flatten(open_image(path)).convert("L")
-    if im.width != im.height:
+def check_mask_pixels(gray, path, key: str = "mask", size: int | None = None) -> None:
+    """A mask (grayscale, 0-255 or 0-1 floats with ``size``) must be square and mark at least
+    one pixel white (= new content)."""
+    h, w = gray.shape[-2:]
+    if h != w:
         raise ImageError(
-            f"{key}: mask image {path} is {im.width}x{im.height}; it must be square (it is "
-            f"resized to the {size}x{size} model image)"
+            f"{key}: mask image {path} is {w}x{h}; it must be square (it is resized to the "
+            "model image)"
         )
+    threshold = 0.5 if size else 127.5
+    if not (gray > threshold).any():
+        at = f" at the {size}x{size} model size" if size else ""
+        raise ImageError(
+            f"{key}: mask image {path} is all black{at}, so nothing would be inpainted; paint "
+            "the region to replace white"
+        )
+
+
+def image_mask(path, size: int, key: str = "mask"):
+    """Mask from an image file (white = 1 = new content); must be square (resized to size)
+    and not empty."""
+    from torchvision.transforms import functional as TF
+
+    im = _flatten(open_image(path)).convert("L")
+    check_mask_pixels(np.asarray(im), path, key)
     x = TF.to_tensor(im.resize((size, size), Image.NEAREST))
+    check_mask_pixels(x[0].numpy(), path, key, size)
     return (x > 0.5).float()
 
 

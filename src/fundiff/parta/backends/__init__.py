@@ -27,6 +27,27 @@ from fundiff.errors import UserError
 BACKENDS = ("mnist", "deepfloyd")
 
 
+class MissingDependency(UserError, ImportError):
+    """An optional package a backend needs is not installed (one line saying what to install)."""
+
+
+def require(modules: tuple[str, ...], backend: str, extra: str) -> None:
+    """Import ``modules`` or raise :class:`MissingDependency` naming the ``extra`` to install."""
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise MissingDependency(
+            f"the {backend} backend (parta.backend.name) needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install them with "
+            f"\"pip install -e '.[{extra}]'\", or set "
+            "parta.backend.name: mnist"
+        )
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str

@@ -25,8 +25,17 @@ import torch
 from fundiff.diffusion.ddpm import Schedule
 from fundiff.errors import AccessError, CheckpointError, PromptError
 from fundiff.io import torch_save
+from fundiff.parta.backends import require
 
 LICENSE_CARD = "https://huggingface.co/DeepFloyd/IF-I-XL-v1.0"
+NEEDS = ("diffusers", "transformers")  # pyproject's [deepfloyd] extra
+
+
+def _require() -> None:
+    """diffusers and transformers installed, else one line saying how to install them."""
+    require(NEEDS, "deepfloyd", "deepfloyd")
+
+
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -97,6 +106,7 @@ _NO_EXTRAS = {"safety_checker": None, "feature_extractor": None, "watermarker": 
 def encode_prompts(config: dict, prompts: list[str], path, device: torch.device) -> dict:
     """Encode every prompt once with T5 (``IFPipeline.encode_prompt``: max_length 77) and save
     ``{prompt: embedding (L, D)}`` to ``path``."""
+    _require()
     from diffusers import DiffusionPipeline
     from transformers import T5EncoderModel
 
@@ -127,6 +137,7 @@ class DeepFloydBackend:
     has_stage2 = True
 
     def __init__(self, config: dict, prompt_embeds: str | Path, device: torch.device):
+        _require()
         from diffusers import DiffusionPipeline
 
         self.config, self.device = config, torch.device(device)
