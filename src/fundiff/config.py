@@ -45,13 +45,26 @@ def _message(err: jsonschema.ValidationError, root_schema: dict) -> str:
     if err.validator == "enum":
         return f"config key '{where}' = {err.instance!r} must be one of {err.validator_value}"
     if err.validator == "type":
-        return f"config key '{where}' = {err.instance!r} must be of type {err.validator_value}"
+        hint = ""
+        if isinstance(err.instance, str) and _is_number(err.instance):
+            hint = " (YAML read it as text: drop the quotes, and write an exponent as 1.0e-5)"
+        return (
+            f"config key '{where}' = {err.instance!r} must be of type {err.validator_value}{hint}"
+        )
     bound = _BOUNDS.get(err.validator)
     if bound:
         return f"config key '{where}' = {err.instance!r} {bound.format(v=err.validator_value)}"
     if err.validator == "not" and err.validator_value == {"multipleOf": 2}:
         return f"config key '{where}' = {err.instance!r} must be odd (a kernel has a centre pixel)"
     return f"config key '{where}' = {err.instance!r}: {err.message}"
+
+
+def _is_number(text: str) -> bool:
+    """Whether ``text`` spells a finite number (``1e-5``: YAML 1.1 needs ``1.0e-5``)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 _BOUNDS = {

@@ -67,6 +67,7 @@ BAD = [
     # integers must be integers
     ("partb.time_cond.epochs", 20.5, "'partb.time_cond.epochs' = 20.5 must be of type integer"),
     ("parta.inpaint.0.rects", [[0.5, 0, 14, 28]], "'parta.inpaint.0.rects.0.0' = 0.5 must be of"),
+    ("partb.class_cond.guidance_scale", "1e-5", "= '1e-5' must be of type number (YAML read it"),
     # upper bounds (schema maximum, documented there)
     ("seed", 2**64 - 1, "'seed' = 18446744073709551615 is above the maximum 4294967295; use a"),
     ("seed", -1, "'seed' = -1 is below the minimum 0; use a value >= 0"),
