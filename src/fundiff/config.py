@@ -304,13 +304,17 @@ def _parta_checks(config: dict) -> None:
                     f"config key 'parta.backend.{key}' is missing: give a model id such as "
                     "'DeepFloyd/IF-I-L-v1.0' or a local directory"
                 )
-        # IF's schedule is fixed; its image size is read from the model (rects: parta_inpaint)
+        # IF's schedule is fixed; its image size is read from the model, known here only for
+        # the hub's stage I models (a local directory: checked when the model is loaded)
         _timestep_checks(pa, DEEPFLOYD_TIMESTEPS, "DeepFloyd IF model's")
-        _rect_checks(pa, None)
+        size = IF_STAGE1_SIZE if str(backend["stage1"]).startswith(IF_STAGE1_IDS) else None
+        _rect_checks(pa, size, "DeepFloyd IF stage I")
+        if size:
+            _kernel_checks(config, size, far_sigma=False)
         return
     # mnist: the model's schedule and image size are known from the config already
     _timestep_checks(pa, config["partb"]["schedule"]["num_timesteps"], "MNIST model's")
-    _rect_checks(pa, MNIST_SIZE)
+    _rect_checks(pa, MNIST_SIZE, "MNIST")
     _kernel_checks(config, MNIST_SIZE)
     from fundiff.parta.prompts import parse_prompt
 
@@ -330,6 +334,7 @@ def _parta_checks(config: dict) -> None:
 
 MNIST_SIZE = 28  # the mnist backend's image (the spec UNet's AvgPool 7 fixes 28 x 28)
 DEEPFLOYD_TIMESTEPS = 1000  # DeepFloyd IF's training schedule (num_train_timesteps)
+IF_STAGE1_IDS, IF_STAGE1_SIZE = "DeepFloyd/IF-I-", 64  # the hub's stage I models: 64 x 64
 
 
 def _timestep_checks(pa: dict, T: int, model: str) -> None:
@@ -347,7 +352,7 @@ def _timestep_checks(pa: dict, T: int, model: str) -> None:
             )
 
 
-def _rect_checks(pa: dict, size: int | None) -> None:
+def _rect_checks(pa: dict, size: int | None, model: str) -> None:
     """Inpainting rectangles: non-empty, inside the image (``size``; None: known only when the
     model is loaded, so only the signs are checked here)."""
     for spec in pa["inpaint"]:
@@ -362,14 +367,15 @@ def _rect_checks(pa: dict, size: int | None) -> None:
                 raise ConfigError(f"{where} starts outside the image; use top, left >= 0")
             if size and (top + h > size or left + w > size):
                 raise ConfigError(
-                    f"{where} does not fit the {size}x{size} MNIST image; keep top + height "
+                    f"{where} does not fit the {size}x{size} {model} image; keep top + height "
                     f"and left + width <= {size}"
                 )
 
 
-def _kernel_checks(config: dict, size: int) -> None:
+def _kernel_checks(config: dict, size: int, far_sigma: bool = True) -> None:
     """Gaussian blurs of a ``size`` x ``size`` image: torchvision pads by reflection, which needs
-    the kernel's half width below the image size (kernel <= 2 * size - 1)."""
+    the kernel's half width below the image size (kernel <= 2 * size - 1); ``far_sigma``: also
+    the blur of the hybrid evaluation (mnist backend only)."""
     pa, most = config["parta"], 2 * size - 1
     for key in ("blur", "hybrids"):
         k = pa[key]["kernel_size"]
@@ -379,7 +385,7 @@ def _kernel_checks(config: dict, size: int) -> None:
                 f"image (reflect padding needs a kernel <= {most}); use an odd size <= {most}"
             )
     sigma = config["eval"]["parta"]["hybrid_far_sigma"]  # kernel 2 * ceil(3 sigma) + 1
-    if math.ceil(3 * sigma) > size - 1:
+    if far_sigma and math.ceil(3 * sigma) > size - 1:
         raise ConfigError(
             f"config key 'eval.parta.hybrid_far_sigma' = {sigma} is too large for the "
             f"{size}x{size} image (its blur kernel 2 * ceil(3 sigma) + 1 must be <= {most}); "

@@ -20,8 +20,12 @@ def base():
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
+def overlay(name):
+    return yaml.safe_load((REPO / "configs" / name).read_text())
+
+
 def preset(name):
-    return deep_merge(base(), yaml.safe_load((REPO / "configs" / name).read_text()))
+    return deep_merge(base(), overlay(name))
 
 
 def deepfloyd():
@@ -135,9 +139,19 @@ def test_deepfloyd_checks(key, value, message):
         assert "DeepFloyd IF model's 1000 timesteps" in msg
 
 
-def test_deepfloyd_rects_are_checked_against_the_model_image_only_at_run_time():
-    # the IF image size is read from the model: a rectangle past 28 px is fine here
-    validate(edited(_set("parta.inpaint.0.rects", [[40, 40, 20, 20]]), deepfloyd()), SCHEMA)
+def test_deepfloyd_hub_models_are_64_px_local_ones_are_checked_at_run_time():
+    cfg = edited(_set("parta.inpaint.0.rects", [[40, 40, 30, 20]]), deepfloyd())
+    msg = one_line(cfg)  # DeepFloyd/IF-I-L-v1.0: 64 x 64
+    assert msg.endswith(
+        "64x64 DeepFloyd IF stage I image; keep top + height and left + width <= 64"
+    )
+    msg = one_line(edited(_set("parta.hybrids.kernel_size", 129), deepfloyd()))
+    assert "'parta.hybrids.kernel_size' = 129 is too large for the 64x64 image" in msg
+    validate(edited(_set("parta.hybrids.kernel_size", 127), deepfloyd()), SCHEMA)
+    validate(edited(_set("eval.parta.hybrid_far_sigma", 12.0), deepfloyd()), SCHEMA)  # mnist only
+    # a local directory: the image size is read from the model when it is loaded
+    tiny = deep_merge(preset("tiny.yaml"), overlay("tiny_deepfloyd.yaml"))
+    validate(edited(_set("parta.inpaint.0.rects", [[40, 40, 30, 20]]), tiny), SCHEMA)
 
 
 # ---------------------------------------------------------------- integral floats become ints
