@@ -90,8 +90,11 @@ def test_corrupt_png(fresh):
 
 
 def test_download_checksum_mismatch(fresh):
-    url = (fresh / "assets/drawings/house.png").resolve().as_uri()
-    rc, line, out = _image_case(fresh, f"url:{url}", ', sha256: "' + "0" * 64 + '"')
+    from tests.unit.parta.local_server import LocalServer
+
+    with LocalServer() as server:  # url: is http(s) only, never the internet in tests
+        url = server.url("/ok.png")
+        rc, line, out = _image_case(fresh, f"url:{url}", ', sha256: "' + "0" * 64 + '"')
     assert rc != 0 and "does not match the configured" in line and "sha256" in line
     assert not out.exists()
 
@@ -170,3 +173,114 @@ def test_integral_floats_plan_the_same_jobs_as_integers(fresh):
     assert plan(floats) == plan(plain) and plan(plain)
     assert "results/partb/class_cond/samples/epoch_2.png" in floats and ".0.png" not in floats
     assert not (fresh / "results").exists()
+
+
+# ---- images and downloads (issue 13)
+# Each case runs only the image rule (no training) or a dry run. A source error may surface at
+# parse time (`config error: ...`, once the config check runs fundiff.parta.images.check_images)
+# or in the image rule's log (`error: ...`): either way exactly one line naming the image.
+
+
+def _source_error(wd: Path, source: str, extra: str = "") -> tuple[str, str]:
+    """Run the image rule for a new image ``bad``; (its one error line, everything printed)."""
+    (wd / "bad.yaml").write_text(f'parta:\n  images:\n    bad: {{source: "{source}"{extra}}}\n')
+    out = run_snakemake(wd, "results/images/bad.png", *TINY, "bad.yaml", check=False, timeout=300)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text[-2000:]
+    assert not (wd / "results/images/bad.png").exists()
+    parse = [ln for ln in text.splitlines() if ln.startswith("config error:")]
+    if parse:
+        assert len(parse) == 1 and "Traceback" not in text, text[-2000:]
+        return parse[0], text
+    log = wd / "logs/parta/image_bad.log"
+    return _error_line(log), text + log.read_text()
+
+
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("url:file:///etc/passwd", "http(s) URL"),
+        ("url:notaurl", "http(s) URL"),
+        ("url:ftp://127.0.0.1/x.png", "http(s) URL"),
+        ("skimage:download_all", "bundled with scikit-image"),
+        ("file:../outside.png", "outside the repository"),
+    ],
+    ids=["file-url", "not-a-url", "ftp", "skimage-function", "outside-repo"],
+)
+def test_bad_image_sources_are_one_line(fresh, source, words):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(fresh.parent / "outside.png")
+    line, _ = _source_error(fresh, source)
+    assert "parta.images.bad" in line and words in line
+
+
+def test_outside_file_with_allow_external(fresh):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(fresh.parent / "outside.png")
+    (fresh / "ok.yaml").write_text(
+        'parta:\n  images:\n    ext: {source: "file:../outside.png", allow_external: true}\n'
+    )
+    run_snakemake(fresh, "results/images/ext.png", *TINY, "ok.yaml", timeout=300)
+    assert (fresh / "results/images/ext.png").is_file()
+
+
+def test_decompression_bomb_is_one_line(fresh):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", 40000, 40000, 1, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+    (fresh / "assets/drawings/bomb.png").write_bytes(bomb)
+    line, _ = _source_error(fresh, "file:assets/drawings/bomb.png")
+    assert "bomb.png" in line and "megapixel limit" in line
+
+
+def test_404_is_not_retried_and_credentials_never_shown(fresh):
+    from tests.unit.parta.local_server import LocalServer
+
+    with LocalServer() as server:
+        url = server.url("/status/404", auth="user:s3cret@") + "?token=abc123"
+        line, everything = _source_error(fresh, f"url:{url}")
+        assert server.hits["/status/404"] == 1
+    assert "parta.images.bad" in line and "HTTP 404" in line
+    assert "s3cret" not in everything and "abc123" not in everything
+
+
+def test_server_errors_are_retried_then_one_line(fresh):
+    from tests.unit.parta.local_server import LocalServer
+
+    with LocalServer() as server:
+        line, _ = _source_error(fresh, f"url:{server.url('/status/503')}")
+        assert server.hits["/status/503"] == 3
+    assert "parta.images.bad" in line and "after 3 tries (HTTP 503" in line
+
+
+def test_mask_is_an_input_of_inpainting_only(fresh):
+    """Editing an inpainting mask image reruns inpainting, not SDEdit of the same image (deepfloyd
+    preset: its model inputs need no calibration, so the dry run lists every input)."""
+    from PIL import Image
+
+    Image.new("L", (64, 64), 255).save(fresh / "assets/drawings/mask.png")
+    (fresh / "mask.yaml").write_text(
+        "parta:\n  inpaint:\n    - {image: campanile, mask: assets/drawings/mask.png}\n"
+    )
+    targets = [
+        "results/parta/a1_7/parts/campanile.json",
+        "results/parta/a1_7_2/parts/campanile.json",
+    ]
+    args = ("-n", "--cores", "1", "--configfile", "configs/deepfloyd.yaml", "mask.yaml")
+    text = run_snakemake(fresh, *targets, *args, timeout=120).stdout
+    jobs = {}
+    for block in text.split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0]
+        inputs = next((ln for ln in block.splitlines() if ln.strip().startswith("input:")), "")
+        jobs[rule] = inputs
+    assert "results/images/campanile.png" in jobs["parta_sdedit"]
+    assert "assets/drawings/mask.png" not in jobs["parta_sdedit"]
+    assert "assets/drawings/mask.png" in jobs["parta_inpaint"]
