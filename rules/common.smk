@@ -12,6 +12,7 @@ from fundiff.config import parta_backend_label, spec_preset_notes  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.diffusion import settings  # noqa: E402
 from fundiff.diffusion.settings import CONDITIONED, MODELS  # noqa: E402
+from fundiff.parta.images import ImageError, check_images  # noqa: E402
 from fundiff.report.sections import figure_section, report_subcategory  # noqa: E402
 from fundiff.workflow.deps import closure, module_closure  # noqa: E402
 
@@ -19,7 +20,8 @@ SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
 try:
     check_duplicate_keys(workflow.configfiles)  # config.yaml and every --configfile
     validate(config, SCHEMA)
-except ConfigError as e:
+    check_images(config, ".")  # sources and mask files, relative to the working directory
+except (ConfigError, ImageError) as e:
     raise WorkflowError(f"config error: {e}") from None
 
 PARTB = config["partb"]
