@@ -29,7 +29,9 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A crash leaves no half-written file under the final name (the temp file is removed). The
-    file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
+    temp file is fsynced before the rename and the folder after it, so that after a power loss
+    ``path`` holds the old bytes or the new ones, never a torn or empty file. The file gets the
+    usual permissions (0666 less the umask), not mkstemp's private 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,12 +39,26 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        _fsync(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    # the rename is durable once its folder is; a file system that cannot sync a folder (some
+    # network mounts, Windows) is left as it is
+    with contextlib.suppress(OSError):
+        _fsync(path.parent)
+
+
+def _fsync(path) -> None:
+    """Flush a file's (or a folder's) data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path, data: bytes) -> None:

@@ -34,3 +34,42 @@ def test_write_csv_is_tidy_and_leaves_no_temp_file(tmp_path):
     write_csv(pd.DataFrame({"a": [1, 2], "b": [0.123456789, 2.0]}), path)
     assert path.read_text().splitlines() == ["a,b", "1,0.123457", "2,2"]
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_atomic_write_fsyncs_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """Power loss after an atomic write leaves the old or the new bytes, never a torn file: the
+    temp file's data is on disk before the rename, the rename is on disk after the folder sync."""
+    import fundiff.io as fio
+
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.path.realpath(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fio.os, "fsync", fsync)
+    monkeypatch.setattr(fio.os, "replace", replace)
+    fio.write_bytes(tmp_path / "a.bin", b"data")
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1].startswith(str(tmp_path / ".a.bin."))  # the temp file
+    assert events[2][1] == str(tmp_path)  # its folder
+    assert (tmp_path / "a.bin").read_bytes() == b"data"
+
+
+def test_atomic_write_on_a_folder_that_cannot_sync_still_writes(tmp_path, monkeypatch):
+    import fundiff.io as fio
+
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(22, "Invalid argument")  # e.g. some network file systems
+        real_fsync(fd)
+
+    monkeypatch.setattr(fio.os, "fsync", fsync)
+    fio.write_text(tmp_path / "b.txt", "ok")
+    assert (tmp_path / "b.txt").read_text() == "ok"
