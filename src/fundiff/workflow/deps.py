@@ -41,6 +41,13 @@ def _dotted(src: Path, file: Path) -> str:
 def imported_modules(file: Path, src: Path) -> set[str]:
     """Dotted ``fundiff`` modules one file imports (anywhere in it), relative imports resolved.
     ``from fundiff.x import y`` counts ``fundiff.x.y`` when y is a module, else ``fundiff.x``."""
+    return set(_imported_modules(Path(file), Path(src)))
+
+
+@functools.cache
+def _imported_modules(file: Path, src: Path) -> frozenset[str]:
+    """:func:`imported_modules`, parsed once per file per process (the closures of ~30 scripts
+    share most modules)."""
     tree = ast.parse(Path(file).read_text(), filename=str(file))
     here = _dotted(src, file) if Path(file).is_relative_to(src) else ""
     is_pkg = Path(file).name == "__init__.py"
@@ -57,7 +64,7 @@ def imported_modules(file: Path, src: Path) -> set[str]:
             for a in node.names:
                 sub = f"{base}.{a.name}"
                 out.add(sub if _module_file(src, sub) else base)
-    return {m for m in out if m.split(".")[0] == PACKAGE and _module_file(src, m)}
+    return frozenset(m for m in out if m.split(".")[0] == PACKAGE and _module_file(src, m))
 
 
 def _with_packages(dotted: str) -> list[str]:
