@@ -58,11 +58,45 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def setup_torch(threads: int, deterministic: bool = True) -> None:
-    """Pin intra-op threads to the rule's ``threads`` and make CPU results repeatable."""
+    """Pin intra-op threads to the rule's ``threads`` and make results repeatable: deterministic
+    algorithms, no cuDNN autotuning and, for CUDA, ``CUBLAS_WORKSPACE_CONFIG`` (set before cuBLAS
+    starts; a value the user set is kept; CPU runs never read it)."""
     torch.set_num_threads(max(1, int(threads)))
     if deterministic:
+        import os
+
+        # cuBLAS reads it at its first call: the documented setting for repeatable CUDA matmuls
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+
+
+def determinism_facts(device: torch.device, bf16: bool) -> dict:
+    """What decides whether two trainings give the same bytes: the device (type and model), the
+    intra-op threads, the precision and the torch version; on CUDA also whether deterministic
+    algorithms and ``CUBLAS_WORKSPACE_CONFIG`` were in force. Recorded in every checkpoint."""
+    import os
+
+    device = torch.device(device)
+    facts = {
+        "device": device.type,
+        "device_name": (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model_name()
+        ),
+        "threads": torch.get_num_threads(),
+        "precision": "bf16 autocast" if bf16 else "fp32",
+        "torch": str(torch.__version__),  # a plain str: checkpoints load with weights_only
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
+    if device.type == "cuda":
+        workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+        facts["cublas_workspace_config"] = workspace
+        facts["deterministic"] = bool(
+            facts["deterministic_algorithms"] and workspace in (":4096:8", ":16:8")
+        )
+    else:
+        facts["deterministic"] = facts["deterministic_algorithms"]
+    return facts
 
 
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:

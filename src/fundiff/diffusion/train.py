@@ -13,9 +13,14 @@ Beyond the spec, off by default (the embedded preset turns them on for short CPU
                   SNR_t = alpha_bar_t / (1 - alpha_bar_t)   (Hang et al. 2023; eps prediction)
 
 After every epoch the loop writes the epoch's weights and a resume state (model, optimizer,
-LR scheduler, EMA, RNG states, loss history), both atomically. If a resume state with the same
-fingerprint (training config + data + library source) exists, training continues from it and
-ends bit-identical to an uninterrupted run.
+LR scheduler, EMA, RNG states, loss history), both atomically (fsynced); the previous epoch's state
+is kept beside it. If a resume state with the same fingerprint (training config + data + library
+source + device type, torch version, threads and precision) exists, training continues from it and
+ends bit-identical to an uninterrupted run. A state that cannot be used (torn, empty, another
+device or config, not plain tensors: it is read with ``weights_only=True``) is logged on one line
+and moved aside (``resume.pt.bad-<time>``, never deleted); training then resumes from the previous
+epoch's state, or starts afresh. A loss that is not finite stops training with one line
+(:class:`NonFiniteError`) before the epoch is saved.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -48,14 +54,20 @@ except ImportError:  # a bare GPU box (torch + numpy only) runs the benchmarks w
             pass
 
 
+from fundiff.device import determinism_facts
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.unet import UNet
-from fundiff.errors import CheckpointError
-from fundiff.io import torch_save
+from fundiff.errors import CheckpointError, UserError
+from fundiff.io import torch_save, write_bytes
 from fundiff.seeds import offset_seed
 
 TASKS = ("denoiser", "time", "class")
 log = logging.getLogger("fundiff")
+RESUME, PREVIOUS = "resume.pt", "resume.prev.pt"  # the resume state, and the epoch before's
+
+
+class NonFiniteError(UserError, FloatingPointError):
+    """Training met a number that is not finite (a NaN / inf loss, or such a setting)."""
 
 
 @dataclass
@@ -85,6 +97,12 @@ class TrainConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        for key, value in asdict(self).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise NonFiniteError(
+                    f"training {self.task}: {key} = {value} is not a finite number; set a finite "
+                    f"value for it in the config (partb)"
+                )
 
     def build_model(self) -> UNet:
         return UNet(
@@ -106,10 +124,20 @@ def source_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprint(cfg: TrainConfig, images: torch.Tensor) -> str:
+def fingerprint(cfg: TrainConfig, images: torch.Tensor, device: torch.device | str = "cpu") -> str:
+    """Identity of a training run: a resume state continues only a run with the same one. Beyond
+    the config, data and library source it covers what decides the exact numbers: device type,
+    torch version, intra-op threads and precision (bf16 autocast or fp32)."""
     h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
     h.update(images.numpy().tobytes())
     h.update(source_fingerprint().encode())
+    facts = {
+        "device": torch.device(device).type,
+        "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(),
+        "bf16": bool(cfg.amp_bf16),
+    }
+    h.update(json.dumps(facts, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -454,6 +482,99 @@ def write_lr(opt: torch.optim.Optimizer, lr: float) -> None:
             group["lr"] = lr
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
+def set_aside(path: Path, why: str) -> Path:
+    """Rename an unusable resume state to ``<name>.bad-<UTC time>`` beside it (never deleted: a
+    person may want to look at it) and say so in one log line."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.bad-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.bad-{stamp}-{n}")
+    os.replace(path, aside)
+    log.warning("resume state %s %s: moved aside to %s", path, why, aside.name)
+    return aside
+
+
+def _readable_checkpoint(path: Path) -> bool:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any failure means "not readable"
+        return False
+    return isinstance(ckpt, dict) and "state_dict" in ckpt
+
+
+def read_resume_state(path: Path, fp: str, work_dir: Path) -> dict | None:
+    """The resume state at ``path`` if training can continue from it, else None.
+
+    Read with ``weights_only=True`` (tensors and plain containers only: a crafted pickle is
+    refused, never run) onto the CPU (a CUDA state loads on a CPU node). Unusable -- unreadable
+    (torn, empty, not a torch file), a fingerprint of another run (config, code, device type,
+    torch version, threads, precision), or an epoch file it relies on that is missing or torn --
+    it is moved aside (:func:`set_aside`) and None is returned."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - EOFError, UnpicklingError, RuntimeError, ...
+        set_aside(path, f"is unreadable ({type(e).__name__}: {_first_line(e)})")
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != fp:
+        set_aside(
+            path,
+            "belongs to another run (config, code, data, device, torch version, threads or "
+            "precision)",
+        )
+        return None
+    try:
+        epoch = int(state["epoch"])
+    except (KeyError, TypeError, ValueError):
+        set_aside(path, "has no epoch")
+        return None
+    missing = [
+        e for e in range(1, epoch + 1) if not _readable_checkpoint(work_dir / f"epoch_{e:03d}.pt")
+    ]
+    if missing:
+        set_aside(path, f"needs epoch_{missing[0]:03d}.pt, which is missing or unreadable")
+        return None
+    return state
+
+
+def keep_previous(path: Path, previous: Path) -> None:
+    """Make ``previous`` a copy of ``path`` (a hard link where the file system has them) while
+    ``path`` stays in place: a kill at any moment leaves a complete resume state under its name."""
+    if not path.exists():
+        return
+    tmp = previous.with_name(f".{previous.name}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:  # no hard links here: copy
+        write_bytes(tmp, path.read_bytes())
+    os.replace(tmp, previous)
+
+
+def check_finite(
+    losses: list[float], cfg: TrainConfig, epoch: int, step: int, name: str | None = None
+) -> None:
+    """Stop with one line (:class:`NonFiniteError`) at the first loss that is NaN or infinite.
+    ``name``: the model's config key (e.g. ``class_cond``), named in the message."""
+    for i, loss in enumerate(losses):
+        if not math.isfinite(loss):
+            key = f"partb.{name}.lr" if name else "the model's lr"
+            raise NonFiniteError(
+                f"training {name or cfg.task + ' model'}: loss is {loss} at epoch {epoch}/"
+                f"{cfg.epochs} (step {step + i + 1}); likely the learning rate is too high "
+                f"(lr {cfg.lr:g}) or a config value is not finite; lower {key} or fix the config "
+                f"and rerun (epoch {epoch} was not saved)"
+            )
+
+
 def train(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -462,9 +583,13 @@ def train(
     device: torch.device,
     progress: bool = True,
     compile: bool | str = False,
+    name: str | None = None,
 ) -> list[dict]:
-    """Train; after epoch e write ``work_dir/epoch_{e:03d}.pt`` (weights, EMA if enabled) and
-    ``work_dir/resume.pt`` (full state); return the per-step loss log.
+    """Train; after epoch e write ``work_dir/epoch_{e:03d}.pt`` (weights, EMA if enabled, and the
+    run's :func:`fundiff.device.determinism_facts`) and ``work_dir/resume.pt`` (full state; the
+    previous one becomes ``resume.prev.pt``); return the per-step loss log. A usable resume state
+    (:func:`read_resume_state`) is continued; a NaN / inf loss raises :class:`NonFiniteError`
+    naming ``name`` (the model's config key, e.g. ``class_cond``), before the epoch is saved.
 
     ``images`` uint8 (N, 28, 28) and ``labels`` int64 (N,) are moved to ``device`` once (the
     whole MNIST fits): batches are index gathers, no DataLoader and no per-batch copies.
@@ -475,20 +600,26 @@ def train(
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    resume_path = work_dir / "resume.pt"
-    fp = fingerprint(cfg, images)
+    resume_path, previous_path = work_dir / RESUME, work_dir / PREVIOUS
+    fp = fingerprint(cfg, images, device)
     x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
     y_all = labels.to(device)
     schedule = cfg.schedule()
-    model, opt, sched, ema, memory_format = build_training(cfg, device)
-    g_perm = torch.Generator().manual_seed(cfg.seed)
-    g_noise = torch.Generator(device=device).manual_seed(offset_seed(cfg.seed, "train_noise"))
     history: list[dict] = []
     start_epoch = 0
 
-    if resume_path.exists():
-        state = torch.load(resume_path, map_location="cpu", weights_only=False)
-        if state.get("fingerprint") == fp:
+    def fresh():
+        model, opt, sched, ema, memory_format = build_training(cfg, device)
+        g_perm = torch.Generator().manual_seed(cfg.seed)
+        g_noise = torch.Generator(device=device).manual_seed(offset_seed(cfg.seed, "train_noise"))
+        return model, opt, sched, ema, memory_format, g_perm, g_noise
+
+    model, opt, sched, ema, memory_format, g_perm, g_noise = fresh()
+    for path in (resume_path, previous_path):  # the last epoch's state, else the one before
+        state = read_resume_state(path, fp, work_dir)
+        if state is None:
+            continue
+        try:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             if uses_cuda_graph(cfg, device):  # keep the LR a device tensor (capturable Adam)
@@ -498,12 +629,18 @@ def train(
             if ema is not None:
                 ema.load_state_dict(state["ema"])
             g_perm.set_state(state["g_perm"])
-            g_noise.set_state(state["g_noise"])
-            history = state["history"]
-            start_epoch = state["epoch"]
-            log.info("resuming %s training from epoch %d (%s)", cfg.task, start_epoch, resume_path)
-        else:
-            log.info("ignoring %s: it belongs to another config or code version", resume_path)
+            g_noise.set_state(state["g_noise"])  # another device's RNG state fails here
+            history = list(state["history"])
+            start_epoch = int(state["epoch"])
+        except Exception as e:  # noqa: BLE001 - any failure: put it aside, never a dead end
+            set_aside(path, f"does not restore ({type(e).__name__}: {_first_line(e)})")
+            model, opt, sched, ema, memory_format, g_perm, g_noise = fresh()
+            history, start_epoch = [], 0
+            continue
+        log.info("resuming %s training from epoch %d (%s)", cfg.task, start_epoch, path)
+        break
+    facts = determinism_facts(device, cfg.amp_bf16)
+    log.info("determinism: %s", json.dumps(facts, sort_keys=True))
 
     n = x_all.shape[0]
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
@@ -541,7 +678,9 @@ def train(
             losses.append(loss.detach())
             bar.update(1)
         # one device sync per epoch (not per step): the loss values are the same floats
-        for loss, lr in zip(torch.stack(losses).tolist() if losses else [], lrs, strict=True):
+        values = torch.stack(losses).tolist() if losses else []
+        check_finite(values, cfg, epoch + 1, step, name)  # before anything of this epoch is saved
+        for loss, lr in zip(values, lrs, strict=True):
             step += 1
             history.append({"step": step, "epoch": epoch + 1, "loss": loss, "lr": lr})
         write_lr(opt, epoch_lr)  # ExponentialLR decays the optimizer's LR: not a warm-up value
@@ -553,12 +692,15 @@ def train(
                 "model_config": model.config(),
                 "epoch": epoch + 1,
                 "state_dict": weights,
+                "determinism": facts,
             },
             work_dir / f"epoch_{epoch + 1:03d}.pt",
         )
+        keep_previous(resume_path, previous_path)  # a torn new state falls back to it
         torch_save(
             {
                 "fingerprint": fp,
+                "device": device.type,
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
