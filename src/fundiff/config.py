@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import math
 from pathlib import Path
 
@@ -75,10 +76,30 @@ _BOUNDS = {
 }
 
 
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it
+
+
+def read_yaml(path: str | Path):
+    """A YAML file through the safe loader (libyaml's C one when available: several files are
+    read each time the workflow is parsed)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=YAML_LOADER)
+
+
+@functools.cache
+def _schema(path: Path, mtime_ns: int) -> dict:
+    return read_yaml(path)
+
+
+def load_schema(schema_path: str | Path) -> dict:
+    """The config schema, parsed once per process and file version (treat it as read-only)."""
+    path = Path(schema_path).resolve()
+    return _schema(path, path.stat().st_mtime_ns)
+
+
 def validate(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` and fill in every schema default (in place, once: nothing downstream
     repeats a default); raise ConfigError with one line for the first problem."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     check_finite(config)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
@@ -164,7 +185,7 @@ def check_duplicate_keys(paths) -> None:
     loader silently keeps the last one; the workflow calls this on ``workflow.configfiles``."""
     for path in paths:
         try:
-            node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=YAML_LOADER)
         except (OSError, yaml.YAMLError):
             continue  # unreadable or not YAML: Snakemake's own loader has said so already
         found = _duplicate_keys(node)
@@ -206,13 +227,13 @@ def fill_defaults(node, schema: dict, root: dict | None = None):
 def schema_defaults(schema_path: str | Path, *keys: str) -> dict:
     """The ``default`` of every property of the (object) config section ``keys``, e.g.
     ``schema_defaults(path, "eval", "parta")``; properties without a default are left out."""
-    root = yaml.safe_load(Path(schema_path).read_text())
+    root = load_schema(schema_path)
     node = root
     for k in keys:
         node = _subschema(node, root)["properties"][k]
     props = _subschema(node, root).get("properties", {})
     props = {k: _subschema(v, root) for k, v in props.items()}  # defaults behind a $ref too
-    return {k: v["default"] for k, v in props.items() if "default" in v}
+    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
 
 
 def with_defaults(section: dict | None, schema_path: str | Path, *keys: str) -> dict:
@@ -433,8 +454,8 @@ def spec_preset_notes(config: dict, base_dir: str | Path, schema_path: str | Pat
     the report's preset notes (plain builtins)."""
     base = Path(base_dir)
     spec = deep_merge(
-        yaml.safe_load((base / "config.yaml").read_text()),
-        yaml.safe_load((base / "configs/fa24.yaml").read_text()),
+        read_yaml(base / "config.yaml"),
+        read_yaml(base / "configs/fa24.yaml"),
     )
     return preset_notes(config, validate(spec, schema_path))
 

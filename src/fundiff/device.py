@@ -51,8 +51,7 @@ def resolve_device(name: str = "auto") -> torch.device:
             )
     elif dev.type != "cpu":
         raise DeviceError(
-            f"config key 'device' is '{name}'; this pipeline runs on auto, cpu, cuda, cuda:N "
-            "or mps"
+            f"config key 'device' is '{name}'; this pipeline runs on auto, cpu, cuda, cuda:N or mps"
         )
     return dev
 

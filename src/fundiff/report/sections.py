@@ -34,9 +34,16 @@ class Part:
 
 
 @functools.cache
+def _raw_parts() -> list[dict]:
+    """sections.yaml's parts as parsed (once; libyaml's loader when available). Read-only."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(SECTIONS_YAML.read_text(encoding="utf-8"), Loader=loader)["parts"]
+
+
+@functools.cache
 def parts() -> tuple[Part, ...]:
     """Every part with its sections, in page order."""
-    raw = yaml.safe_load(SECTIONS_YAML.read_text())["parts"]
+    raw = _raw_parts()
     out = []
     for p in raw:
         secs = tuple(
@@ -77,7 +84,7 @@ SECTIONS = {s.id: s.title for s in registry().values() if s.figures}
 def _figure_index() -> dict[tuple[str, str | None], str]:
     """(figure kind, model or None) -> section id, from the ``shows`` (+ ``model``) fields."""
     out: dict[tuple[str, str | None], str] = {}
-    for p in yaml.safe_load(SECTIONS_YAML.read_text())["parts"]:
+    for p in _raw_parts():
         for s in p["sections"]:
             for kind in s.get("shows", ()):
                 key = (kind, s.get("model"))
@@ -108,8 +115,7 @@ def report_subcategory(section_id: str) -> str:
 @functools.cache
 def _entries() -> dict[str, dict]:
     """id -> the section's raw sections.yaml entry (fields the Section record does not carry)."""
-    raw = yaml.safe_load(SECTIONS_YAML.read_text())["parts"]
-    return {s["id"]: s for p in raw for s in p["sections"]}
+    return {s["id"]: s for p in _raw_parts() for s in p["sections"]}
 
 
 def table_title(section_id: str, table: str = "table", **values) -> str:
