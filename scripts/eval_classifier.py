@@ -19,7 +19,7 @@ from fundiff.workflow.runner import run
 def main(smk, log):
     setup_torch(smk.threads)
     device = resolve_device(smk.params.device)
-    data = torch.load(smk.input.mnist)
+    data = torch.load(smk.input.mnist, weights_only=True)
     cfg = ClassifierConfig(**smk.params.classifier, seed=smk.params.seed)
     t0 = time.perf_counter()
     model, history = train_classifier(cfg, data["train_images"], data["train_labels"], device)

@@ -16,7 +16,7 @@ def main(smk, log):
     p, inp, out = smk.params, smk.input, smk.output
     setup_torch(smk.threads)
     clf = classifier.load_classifier(inp.classifier, resolve_device(p.device))
-    scorer = scores.Scorer(clf, torch.load(inp.mnist), p.seed)
+    scorer = scores.Scorer(clf, torch.load(inp.mnist, weights_only=True), p.seed)
     log.info("reference: %s", scorer.reference())
     # the grids after each saved epoch; the CFG sweep and the larger sample of the final models
     grids, sweep = scorer.grid_rows(inp.grids), scorer.sweep_rows(p.scales, inp.sweep)

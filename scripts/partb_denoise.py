@@ -17,7 +17,7 @@ def main(smk, log):
     p, epoch = smk.params, int(smk.wildcards.epoch)
     path = Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt"
     model = load_model(path, expect={"num_hiddens": p.hidden})
-    data = torch.load(smk.input.mnist)
+    data = torch.load(smk.input.mnist, weights_only=True)
     x = to_float(pick_digits(data["test_images"], data["test_labels"], p.num_digits))
     z = add_noise(x, p.sigma, torch.Generator().manual_seed(p.seed))
     x_hat = denoise(model, z)

@@ -12,7 +12,7 @@ from fundiff.workflow.runner import run
 
 def main(smk, log):
     p, seed = smk.params.noising, smk.params.seed
-    data = torch.load(smk.input.mnist)
+    data = torch.load(smk.input.mnist, weights_only=True)
     x = to_float(pick_digits(data["test_images"], data["test_labels"], p["num_digits"]))
     g = torch.Generator().manual_seed(seed)
     sigmas = p["sigmas"]

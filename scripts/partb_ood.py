@@ -17,7 +17,7 @@ def main(smk, log):
     p = smk.params
     path = Path(smk.input.epochs) / f"epoch_{p.epoch:03d}.pt"
     model = load_model(path, expect={"num_hiddens": p.hidden})
-    data = torch.load(smk.input.mnist)
+    data = torch.load(smk.input.mnist, weights_only=True)
     x = to_float(pick_digits(data["test_images"], data["test_labels"], p.num_digits))
     g = torch.Generator().manual_seed(p.seed)
     noisy = [add_noise(x, s, g) for s in p.sigmas]

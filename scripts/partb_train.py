@@ -28,12 +28,14 @@ def main(smk, log):
     setup_torch(smk.threads)
     device = resolve_device(smk.params.device)
     cfg = TrainConfig(**smk.params.train)
-    data = torch.load(smk.input.mnist)
+    data = torch.load(smk.input.mnist, weights_only=True)
     out_dir = Path(smk.output.epochs)
     # Work in a sibling folder that Snakemake does not own: it survives a crash, so a rerun resumes.
     work = out_dir.parent / "_training"
     log.info("training %s on %s: %s", smk.wildcards.model, device, cfg)
-    history = train(cfg, data["train_images"], data["train_labels"], work, device)
+    history = train(
+        cfg, data["train_images"], data["train_labels"], work, device, name=smk.wildcards.model
+    )
     with atomic_path(smk.output.losses) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["step", "epoch", "loss", "lr"])
         w.writeheader()
