@@ -55,6 +55,8 @@ def _message(err: jsonschema.ValidationError, root_schema: dict) -> str:
     bound = _BOUNDS.get(err.validator)
     if bound:
         return f"config key '{where}' = {err.instance!r} {bound.format(v=err.validator_value)}"
+    if err.validator == "pattern" and err.schema.get("description"):
+        return f"config key '{where}' = {err.instance!r} is not valid: {err.schema['description']}"
     if err.validator == "not" and err.validator_value == {"multipleOf": 2}:
         return f"config key '{where}' = {err.instance!r} must be odd (a kernel has a centre pixel)"
     return f"config key '{where}' = {err.instance!r}: {err.message}"
