@@ -1,0 +1,75 @@
+"""fundiff.parta.backends and prompts: the backend protocol, mnist prompt parsing, the mnist backend from a checkpoint."""
+
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from fundiff.diffusion import ddpm
+from fundiff.errors import UserError
+from fundiff.parta import loops
+from fundiff.parta.backends import Backend, load_backend
+from fundiff.parta.prompts import parse_prompt
+from tests.helpers.fake_backend import FakeBackend  # noqa: E402
+
+
+def test_fake_backend_satisfies_protocol():
+    assert isinstance(FakeBackend(), Backend)
+
+
+@pytest.mark.parametrize(
+    "prompt, label",
+    [
+        ("7", 7),
+        ("seven", 7),
+        ("a handwritten 7", 7),
+        ("A Handwritten Seven", 7),
+        ("  0 ", 0),
+        ("", -1),
+        ("a high quality photo", -1),
+    ],
+)
+def test_mnist_prompts(prompt, label):
+    assert parse_prompt(prompt) == label
+
+
+@pytest.mark.parametrize("bad", ["a rocket ship", "12", "handwritten 7", "sevenn"])
+def test_mnist_bad_prompt_one_line(bad):
+    with pytest.raises(ValueError) as e:
+        parse_prompt(bad)
+    msg = str(e.value)
+    assert "\n" not in msg and repr(bad) in msg and "a handwritten seven" in msg
+
+
+def test_mnist_backend_from_checkpoint(tmp_path):
+    from fundiff.diffusion.train import TrainConfig
+    from fundiff.io import torch_save
+
+    cfg = TrainConfig(task="class", hidden=4, batch_size=2, epochs=1, lr=1e-3)
+    torch.manual_seed(0)
+    model = cfg.build_model().eval()
+    ckpt = tmp_path / "epoch_001.pt"
+    torch_save(
+        {
+            "config": asdict(cfg),
+            "model_config": model.config(),
+            "epoch": 1,
+            "state_dict": model.state_dict(),
+        },
+        ckpt,
+    )
+    b = load_backend({"name": "mnist"}, "cpu", checkpoint=str(ckpt))
+    assert (b.image_size, b.channels, b.variance_type) == (28, 1, "fixed_large")
+    assert b.schedule.num_timesteps == 300
+    c = b.encode(["3", "a high quality photo"])
+    assert c.tolist() == [3, -1]
+    ts = ddpm.strided_timesteps(290, 10)
+    x = loops.sample_cfg(b, c, b.uncond(2), ts, torch.Generator().manual_seed(0))
+    y = loops.sample_cfg(b, c, b.uncond(2), ts, torch.Generator().manual_seed(0))
+    assert x.shape == (2, 1, 28, 28) and torch.equal(x, y)
+    assert b.upsample(x, ["3", "3"], 20, torch.Generator()) is None
+    with pytest.raises(UserError, match="backend.name"):
+        load_backend({"name": "stable-diffusion"})
+
+
+# ------------------------------------------------------------------ images
