@@ -2,22 +2,9 @@
 
 import os
 
-import pytest
 import torch
 
 from fundiff import device as dev
-
-
-@pytest.fixture
-def restore_torch():
-    threads = torch.get_num_threads()
-    det = torch.are_deterministic_algorithms_enabled()
-    warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    bench = torch.backends.cudnn.benchmark
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(det, warn_only=warn)
-    torch.backends.cudnn.benchmark = bench
 
 
 def test_setup_torch_sets_the_cublas_workspace(monkeypatch, restore_torch):

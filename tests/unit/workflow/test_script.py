@@ -1,7 +1,6 @@
 """fundiff.workflow.script: the Part A scripts' glue (backend from rule params, cells, tables)."""
 
 import json
-from dataclasses import asdict
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,19 +15,7 @@ from fundiff.seeds import derived_seed
 from fundiff.workflow import script
 from fundiff.workflow.script import Table, backend_from_rule, merge_parts, seeded_generator
 from tests.helpers.fake_backend import FakeBackend
-
-
-@pytest.fixture
-def torch_globals():
-    """backend_from_rule pins torch's threads and deterministic mode: put them back."""
-    threads = torch.get_num_threads()
-    det = torch.are_deterministic_algorithms_enabled()
-    warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    bench = torch.backends.cudnn.benchmark
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(det, warn_only=warn)
-    torch.backends.cudnn.benchmark = bench
+from tests.helpers.training import tiny_class_checkpoint
 
 
 def rule(backend: dict, threads=1, **inputs):
@@ -61,7 +48,7 @@ def recorded(monkeypatch):
 
 
 def test_backend_from_rule_mnist_gets_checkpoint_and_measured_precision(
-    recorded, tmp_path, torch_globals
+    recorded, tmp_path, restore_torch
 ):
     cfg = {"name": "mnist", "checkpoint": "results/partb/class/epoch_005.pt"}
     smk = rule(cfg, threads=1, calibration=calibration(tmp_path, True))
@@ -80,7 +67,7 @@ def test_backend_from_rule_mnist_gets_checkpoint_and_measured_precision(
     assert recorded[-1][0]["bf16"] is False
 
 
-def test_backend_from_rule_deepfloyd_gets_prompt_embeds(recorded, torch_globals):
+def test_backend_from_rule_deepfloyd_gets_prompt_embeds(recorded, restore_torch):
     cfg = {"name": "deepfloyd", "stage1": "DeepFloyd/IF-I-XL-v1.0"}
     backend_from_rule(rule(cfg, prompt_embeds="results/parta/prompt_embeds.pt"))
     got, _, paths = recorded[-1]
@@ -88,23 +75,9 @@ def test_backend_from_rule_deepfloyd_gets_prompt_embeds(recorded, torch_globals)
     assert paths == {"prompt_embeds": "results/parta/prompt_embeds.pt"}
 
 
-def test_backend_from_rule_loads_a_real_mnist_checkpoint(tmp_path, torch_globals):
-    from fundiff.diffusion.train import TrainConfig
-    from fundiff.io import torch_save
-
-    cfg = TrainConfig(task="class", hidden=4, batch_size=2, epochs=1, lr=1e-3)
-    torch.manual_seed(0)
-    model = cfg.build_model().eval()
+def test_backend_from_rule_loads_a_real_mnist_checkpoint(tmp_path, restore_torch):
     ckpt = tmp_path / "epoch_001.pt"
-    torch_save(
-        {
-            "config": asdict(cfg),
-            "model_config": model.config(),
-            "epoch": 1,
-            "state_dict": model.state_dict(),
-        },
-        ckpt,
-    )
+    cfg, model = tiny_class_checkpoint(ckpt)
     smk = rule({"name": "mnist", "checkpoint": str(ckpt)}, calibration=calibration(tmp_path, True))
     b = backend_from_rule(smk)
     assert isinstance(b, MnistBackend) and b.bf16 is True
@@ -113,7 +86,7 @@ def test_backend_from_rule_loads_a_real_mnist_checkpoint(tmp_path, torch_globals
         assert torch.equal(b.model.state_dict()[k], v)
 
 
-def test_backend_from_rule_unknown_backend_is_a_user_error(torch_globals):
+def test_backend_from_rule_unknown_backend_is_a_user_error(restore_torch):
     from fundiff.errors import UserError
 
     with pytest.raises(UserError, match="backend.name"):
