@@ -226,23 +226,6 @@ def fill_defaults(node, schema: dict, root: dict | None = None):
     return node
 
 
-def schema_defaults(schema_path: str | Path, *keys: str) -> dict:
-    """The ``default`` of every property of the (object) config section ``keys``, e.g.
-    ``schema_defaults(path, "eval", "parta")``; properties without a default are left out."""
-    root = load_schema(schema_path)
-    node = root
-    for k in keys:
-        node = _subschema(node, root)["properties"][k]
-    props = _subschema(node, root).get("properties", {})
-    props = {k: _subschema(v, root) for k, v in props.items()}  # defaults behind a $ref too
-    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
-
-
-def with_defaults(section: dict | None, schema_path: str | Path, *keys: str) -> dict:
-    """``section`` (may be None or partial) over the schema defaults of ``keys``."""
-    return {**schema_defaults(schema_path, *keys), **(section or {})}
-
-
 def _cross_checks(config: dict) -> None:
     pb = config["partb"]
     for model, key in (

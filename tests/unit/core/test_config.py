@@ -64,15 +64,12 @@ def test_bad_config_gets_one_clear_line(edit, message):
 
 
 def test_eval_parta_keys_are_optional_with_schema_defaults():
-    from fundiff.config import schema_defaults, with_defaults
-
-    d = schema_defaults(SCHEMA, "eval", "parta")
-    assert d == {"digits": 8, "images": None, "illusion_samples": 16, "hybrid_far_sigma": 2.0}
-    assert with_defaults({"digits": 3}, SCHEMA, "eval", "parta")["digits"] == 3
-    assert with_defaults(None, SCHEMA, "eval", "parta") == d
+    d = {"digits": 8, "images": None, "illusion_samples": 16, "hybrid_far_sigma": 2.0}
     cfg = base()
+    cfg["eval"]["parta"] = {"digits": 3}
+    assert validate(cfg, SCHEMA)["eval"]["parta"] == {**d, "digits": 3}  # defaults filled in
     del cfg["eval"]["parta"]
-    validate(cfg, SCHEMA)  # the whole block may be left out
+    assert validate(cfg, SCHEMA)["eval"]["parta"] == d  # the whole block may be left out
     cfg["eval"]["parta"] = {"illusion_sample": 4}
     with pytest.raises(ConfigError, match=r"'eval.parta.illusion_sample' \(did you mean"):
         validate(cfg, SCHEMA)
