@@ -353,4 +353,17 @@ def rising_fraction(values) -> float:
     return float(((d > 0) + 0.5 * (d == 0)).mean())
 
 
+def sdedit_stats(df) -> tuple:
+    """SDEdit's two summaries of its tidy table (section, image, i_start, psnr, mse): the mean
+    PSNR / MSE per i_start (sorted), and per (section, image), in order of appearance, the
+    :func:`rising_fraction` of its PSNR over increasing i_start. The A2 table and the Part A
+    summary both read them from here."""
+    mean = df.groupby("i_start", sort=True)[["psnr", "mse"]].mean()
+    rising = {
+        key: rising_fraction(sub.sort_values("i_start")["psnr"])
+        for key, sub in df.groupby(["section", "image"], sort=False)
+    }
+    return mean, rising
+
+
 # ----------------------------------------------------------------------------- plots

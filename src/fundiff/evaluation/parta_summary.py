@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fundiff.evaluation.metrics import mean_std, rising_fraction
+from fundiff.evaluation.metrics import mean_std, sdedit_stats
 
 ILLUSIONS_NOTE = "omitted: the deepfloyd backend has no digit classifier"
 
@@ -18,14 +18,10 @@ def records(df: pd.DataFrame) -> list[dict]:
 def sdedit_summary(sd: pd.DataFrame) -> dict:
     """Mean PSNR to the original per i_start, and per section / image the fraction of
     consecutive i_start steps at which the PSNR rises (1 = the original survives ever more)."""
+    mean, rising = sdedit_stats(sd)
     return {
-        "mean_psnr_by_i_start": {
-            str(i): float(v) for i, v in sd.groupby("i_start")["psnr"].mean().items()
-        },
-        "rising_fraction": {
-            f"{s}/{im}": rising_fraction(g.sort_values("i_start")["psnr"])
-            for (s, im), g in sd.groupby(["section", "image"], sort=False)
-        },
+        "mean_psnr_by_i_start": {str(i): float(v) for i, v in mean["psnr"].items()},
+        "rising_fraction": {f"{s}/{im}": r for (s, im), r in rising.items()},
     }
 
 

@@ -104,13 +104,13 @@ def sdedit_frame(npz_paths, sections: list[str], timesteps: list[int]) -> pd.Dat
 def sdedit_table(title: str, df: pd.DataFrame, png, sections, timesteps, guidance_scale) -> dict:
     """Per section and image: the PSNR at every i_start and the fraction of i_start steps where
     it rises; a last row averages every image."""
-    mean = df.groupby("i_start", sort=True)[["psnr", "mse"]].mean()
+    mean, rising = metrics.sdedit_stats(df)
     i_starts = list(mean.index)
     rows = []
     for (section, image), sub in df.groupby(["section", "image"], sort=False):
         by_i = sub.set_index("i_start")["psnr"]
-        rising = metrics.rising_fraction(sub.sort_values("i_start")["psnr"])
-        rows.append([section, image, *(float(by_i.loc[i]) for i in i_starts), rising])
+        psnr = [float(by_i.loc[i]) for i in i_starts]
+        rows.append([section, image, *psnr, rising[section, image]])
     rows.append(["all", "mean", *(float(mean.loc[i, "psnr"]) for i in i_starts), None])
     params = {
         "sections": list(sections),
