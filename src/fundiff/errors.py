@@ -6,6 +6,12 @@ exception is a bug and keeps its full traceback.
 """
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an error's message (at most 200 characters), or its type's name."""
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
 class UserError(Exception):
     """Bad input (config key, file, prompt, checkpoint, access): one line naming it and the fix."""
 

@@ -151,10 +151,10 @@ def setup_logging(log_path: str | None) -> logging.Logger:
 
 def _excepthook(exc_type, exc, tb) -> None:
     """UserError -> the one line ``error: <message>``; anything else -> the full traceback."""
-    from fundiff.errors import UserError
+    from fundiff.errors import UserError, first_line
 
     if isinstance(exc, UserError):
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {first_line(exc)}", file=sys.stderr)
         sys.stderr.flush()
     else:
         sys.__excepthook__(exc_type, exc, tb)

@@ -57,7 +57,7 @@ except ImportError:  # a bare GPU box (torch + numpy only) runs the benchmarks w
 from fundiff.device import determinism_facts
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.unet import UNet
-from fundiff.errors import CheckpointError, UserError
+from fundiff.errors import CheckpointError, UserError, first_line
 from fundiff.io import torch_save, write_bytes
 from fundiff.seeds import offset_seed
 
@@ -482,11 +482,6 @@ def write_lr(opt: torch.optim.Optimizer, lr: float) -> None:
             group["lr"] = lr
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:200] if text else type(e).__name__
-
-
 def set_aside(path: Path, why: str) -> Path:
     """Rename an unusable resume state to ``<name>.bad-<UTC time>`` beside it (never deleted: a
     person may want to look at it) and say so in one log line."""
@@ -522,7 +517,7 @@ def read_resume_state(path: Path, fp: str, work_dir: Path) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - EOFError, UnpicklingError, RuntimeError, ...
-        set_aside(path, f"is unreadable ({type(e).__name__}: {_first_line(e)})")
+        set_aside(path, f"is unreadable ({type(e).__name__}: {first_line(e)})")
         return None
     if not isinstance(state, dict) or state.get("fingerprint") != fp:
         set_aside(
@@ -633,7 +628,7 @@ def train(
             history = list(state["history"])
             start_epoch = int(state["epoch"])
         except Exception as e:  # noqa: BLE001 - any failure: put it aside, never a dead end
-            set_aside(path, f"does not restore ({type(e).__name__}: {_first_line(e)})")
+            set_aside(path, f"does not restore ({type(e).__name__}: {first_line(e)})")
             model, opt, sched, ema, memory_format, g_perm, g_noise = fresh()
             history, start_epoch = [], 0
             continue
@@ -700,7 +695,6 @@ def train(
         torch_save(
             {
                 "fingerprint": fp,
-                "device": device.type,
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
@@ -712,12 +706,11 @@ def train(
             },
             resume_path,
         )
-        last = [h["loss"] for h in history if h["epoch"] == epoch + 1]
         log.info(
             "epoch %d/%d  mean loss %.5f  (%.1f s)",
             epoch + 1,
             cfg.epochs,
-            sum(last) / max(1, len(last)),
+            sum(values) / max(1, len(values)),
             time.perf_counter() - t0,
         )
     bar.close()

@@ -296,10 +296,6 @@ def record(folder: str) -> Record:
         raise ValueError(f"no Part A section in {folder!r}; known: {', '.join(RECORDS)}") from None
 
 
-def folder_of(section_id: str) -> str:
-    return next(r.folder for r in RECORDS.values() if r.id == section_id)
-
-
 # ------------------------------------------------------------------ what rules declare
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from fundiff.errors import UserError
+from fundiff.errors import UserError, first_line
 from fundiff.io import setup_logging
 
 ONE_LINE_ERRORS = (UserError,)  # bad input; anything else is a bug and keeps its traceback
@@ -23,7 +23,7 @@ def run(smk, main: Callable) -> None:
     try:
         main(smk, log)
     except ONE_LINE_ERRORS as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        msg = first_line(e)
         print(f"error: {msg}", file=sys.stderr)  # the rule's log (shown on failure)
         if sys.stderr is not sys.__stderr__:
             print(f"error: {msg}", file=sys.__stderr__)

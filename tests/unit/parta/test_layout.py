@@ -45,7 +45,7 @@ def test_records_cover_every_part_a_figure_section_once():
     assert len(ids) == len(set(ids)) == 13
     assert all(r.folder == r.id.lower().replace(".", "_") for r in layout.RECORDS.values())
     assert layout.PARTED == ("a0", "a1_7", "a1_7_1", "a1_7_3", "a1_7_2", "a1_8", "a1_9")
-    assert layout.folder_of("A1.7.2") == "a1_7_2"
+    assert layout.record("a1_7_2").id == "A1.7.2"
     with pytest.raises(ValueError, match="no Part A section"):
         layout.record("a1_10")
 
