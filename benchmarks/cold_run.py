@@ -57,12 +57,17 @@ def copy_repo(dst: Path) -> None:
     shutil.rmtree(dst / "benchmarks" / "rules", ignore_errors=True)
 
 
-def rule_seconds(wd: Path) -> dict:
+def rule_benchmarks(wd: Path, column: str) -> dict:
+    """One column of every job's Snakemake `benchmark:` file ("s": wall seconds, "max_rss": peak
+    resident memory of the job's processes in MB), by job."""
     out = {}
     for tsv in sorted((wd / "benchmarks" / "rules").glob("*.tsv")):
         with open(tsv) as f:
             row = next(csv.DictReader(f, delimiter="\t"))
-        out[tsv.stem] = round(float(row["s"]), 2)
+        try:
+            out[tsv.stem] = round(float(row[column]), 2)
+        except ValueError:  # "NA": the job ended before the first measurement
+            continue
     return out
 
 
@@ -106,7 +111,8 @@ def main(argv=None) -> dict:
             "wall_seconds": round(cold, 1),
             "dry_run_seconds": round(dry, 2),
             "jobs": proc.stderr.count("Finished jobid"),
-            "rule_seconds": rule_seconds(wd),
+            "rule_seconds": rule_benchmarks(wd, "s"),
+            "rule_peak_rss_mb": rule_benchmarks(wd, "max_rss"),
             "calibration": json.loads((res / "partb/calibration.json").read_text()),
             "quality": {
                 "class_cond": summary["class_cond"],

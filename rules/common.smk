@@ -27,6 +27,9 @@ except (ConfigError, ImageError) as e:
 PARTB = config["partb"]
 EVAL = config["eval"]
 SRC_DIR = Path(workflow.basedir) / "src"
+# Job scripts import the library from this checkout's src/, installed or not (also in a conda env
+# or on a cluster node): every job inherits this environment.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")]))
 CALIBRATION = "results/partb/calibration.json"
 # cores a measured layout may use: this machine's, never a cluster profile's whole `cores`
 LAYOUT_CORES = max(1, min(workflow.cores, os.cpu_count() or 1))

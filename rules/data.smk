@@ -6,6 +6,8 @@ rule mnist:
         "results/data/mnist.pt",
     log:
         "logs/data/mnist.log",
+    benchmark:
+        "benchmarks/rules/mnist.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:

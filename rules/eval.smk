@@ -109,6 +109,8 @@ rule eval_partb:
         sweep_json="results/eval/cfg_sweep.json",
     log:
         "logs/eval/eval_partb.log",
+    benchmark:
+        "benchmarks/rules/eval_partb.tsv"
     conda:
         "../envs/fundiff.yaml"
     threads: LAYOUT_CORES
@@ -246,6 +248,8 @@ rule eval_parta_summary:
         "results/eval/parta_summary.json",
     log:
         "logs/eval/parta_summary.log",
+    benchmark:
+        "benchmarks/rules/eval_parta_summary.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:
@@ -264,6 +268,8 @@ rule benchmarks_table:
         table="results/benchmarks/table.json",
     log:
         "logs/report/benchmarks_table.log",
+    benchmark:
+        "benchmarks/rules/benchmarks_table.tsv"
     conda:
         "../envs/fundiff.yaml"
     script:

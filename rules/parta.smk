@@ -12,6 +12,8 @@ rule parta_image:
         "results/images/{image}.png",
     log:
         "logs/parta/image_{image}.log",
+    benchmark:
+        "benchmarks/rules/parta_image_{image}.tsv"
     wildcard_constraints:
         image="|".join(PARTA["images"]),
     conda:
@@ -30,6 +32,8 @@ rule encode_prompts:
         f"{PA_DIR}/prompt_embeds.pt",
     log:
         "logs/parta/encode_prompts.log",
+    benchmark:
+        "benchmarks/rules/encode_prompts.tsv"
     conda:
         "../envs/fundiff.yaml"
     resources:
@@ -53,6 +57,8 @@ rule parta_a0:
         npz=f"{PA_DIR}/a0/parts/{{steps}}.npz",
     log:
         "logs/parta/a0_{steps}.log",
+    benchmark:
+        "benchmarks/rules/parta_a0_{steps}.tsv"
     wildcard_constraints:
         steps="[0-9]+",
     conda:
@@ -77,6 +83,8 @@ rule parta_forward:
         npz=f"{PA_DIR}/a1_1/table.npz",
     log:
         "logs/parta/a1_1.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_1.tsv"
     conda:
         "../envs/fundiff.yaml"
     resources:
@@ -99,6 +107,8 @@ use rule parta_forward as parta_blur with:
         npz=f"{PA_DIR}/a1_2/table.npz",
     log:
         "logs/parta/a1_2.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_2.tsv"
     params:
         section="A1.2",
         title=PA.title("a1_2"),
@@ -113,6 +123,8 @@ use rule parta_forward as parta_one_step with:
         npz=f"{PA_DIR}/a1_3/table.npz",
     log:
         "logs/parta/a1_3.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_3.tsv"
     params:
         section="A1.3",
         title=PA.title("a1_3"),
@@ -131,6 +143,8 @@ rule parta_iterative:
         compare_npz=f"{PA_DIR}/a1_4/compare.npz",
     log:
         "logs/parta/a1_4.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_4.tsv"
     conda:
         "../envs/fundiff.yaml"
     resources:
@@ -156,6 +170,8 @@ rule parta_sample:
         npz=f"{PA_DIR}/a1_5/table.npz",
     log:
         "logs/parta/a1_5.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_5.tsv"
     conda:
         "../envs/fundiff.yaml"
     resources:
@@ -177,6 +193,8 @@ use rule parta_sample as parta_cfg with:
         npz=f"{PA_DIR}/a1_6/table.npz",
     log:
         "logs/parta/a1_6.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_6.tsv"
     params:
         guidance_scale=PARTA["guidance_scale"],
         section="A1.6",
@@ -195,6 +213,8 @@ rule parta_sdedit:
         npz=f"{PA_DIR}/{{sdir}}/parts/{{image}}.npz",
     log:
         "logs/parta/{sdir}_{image}.log",
+    benchmark:
+        "benchmarks/rules/parta_{sdir}_{image}.tsv"
     wildcard_constraints:
         sdir="|".join(layout.SDEDIT),
         image="|".join(PARTA["images"]),
@@ -222,6 +242,8 @@ rule parta_inpaint:
         npz=f"{PA_DIR}/a1_7_2/parts/{{image}}.npz",
     log:
         "logs/parta/a1_7_2_{image}.log",
+    benchmark:
+        "benchmarks/rules/parta_a1_7_2_{image}.tsv"
     wildcard_constraints:
         image="|".join(PARTA["images"]),
     conda:
@@ -248,6 +270,8 @@ rule parta_pair:
         npz=f"{PA_DIR}/{{sdir}}/parts/{{pair}}.npz",
     log:
         "logs/parta/{sdir}_{pair}.log",
+    benchmark:
+        "benchmarks/rules/parta_{sdir}_{pair}.tsv"
     wildcard_constraints:
         sdir="|".join(layout.PAIRS),
         pair="[A-Za-z0-9][A-Za-z0-9_-]*",
@@ -275,6 +299,8 @@ rule parta_table:
         npz=f"{PA_DIR}/{{sdir}}/table.npz",
     log:
         "logs/parta/table_{sdir}.log",
+    benchmark:
+        "benchmarks/rules/parta_table_{sdir}.tsv"
     wildcard_constraints:
         sdir="|".join(layout.PARTED),
     conda:

@@ -18,6 +18,8 @@ rule noising_grid:
         json="results/partb/noising/grid.json",
     log:
         "logs/partb/noising_grid.log",
+    benchmark:
+        "benchmarks/rules/noising_grid.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:
@@ -37,6 +39,8 @@ checkpoint calibrate:
         CALIBRATION,
     log:
         "logs/partb/calibrate.log",
+    benchmark:
+        "benchmarks/rules/calibrate.tsv"
     conda:
         "../envs/fundiff.yaml"
     threads: LAYOUT_CORES
@@ -99,6 +103,8 @@ rule loss_curve:
         json="results/partb/{model}/loss.json",
     log:
         "logs/partb/loss_curve_{model}.log",
+    benchmark:
+        "benchmarks/rules/loss_curve_{model}.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:
@@ -126,6 +132,8 @@ rule denoise_test:
         json="results/partb/denoiser/denoised/epoch_{epoch}.json",
     log:
         "logs/partb/denoise_test_{epoch}.log",
+    benchmark:
+        "benchmarks/rules/denoise_test_{epoch}.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:
@@ -156,6 +164,8 @@ rule denoise_ood:
         json="results/partb/denoiser/ood.json",
     log:
         "logs/partb/denoise_ood.log",
+    benchmark:
+        "benchmarks/rules/denoise_ood.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:

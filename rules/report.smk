@@ -23,6 +23,8 @@ rule report:
         rotated=directory("results/report/rotated"),
     log:
         "logs/report/report.log",
+    benchmark:
+        "benchmarks/rules/report.tsv"
     conda:
         "../envs/fundiff.yaml"
     params:
