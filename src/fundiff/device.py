@@ -11,13 +11,24 @@ class DeviceError(UserError, RuntimeError):
     """The configured ``device`` is not usable on this machine (one line saying what to set)."""
 
 
+def mps_available() -> bool:
+    """Apple's Metal backend is usable (a torch built with MPS on macOS 12.3+, Apple silicon)."""
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda if available else cpu. 'cuda' / 'cuda:N' without a (such) GPU, 'mps'
+    """'auto' -> cuda if a GPU is visible, else mps if Apple's MPS is available, else cpu.
+
+    MPS runs in fp32 everywhere: bf16 autocast (:func:`bf16_autocast_enabled`), CUDA graphs and
+    DeepFloyd's fp16 weights are for CUDA only. 'cuda' / 'cuda:N' without a (such) GPU, 'mps'
     without Apple's MPS, or an unknown name is a :class:`DeviceError`: one line naming the
     ``device`` key and what to set or install."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    fix = "set 'device: auto' (cuda when a GPU is visible, else cpu) or 'device: cpu'"
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps_available() else "cpu")
+    fix = "set 'device: auto' (cuda when a GPU is visible, else mps, else cpu) or 'device: cpu'"
     try:
         dev = torch.device(name)
     except (RuntimeError, ValueError):
@@ -43,8 +54,7 @@ def resolve_device(name: str = "auto") -> torch.device:
                 f"(cuda:0..cuda:{count - 1}); use one of them or 'device: cuda'"
             )
     elif dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
+        if not mps_available():
             raise DeviceError(
                 f"config key 'device' is '{name}' but Apple's MPS is not available here (it "
                 f"needs macOS 12.3+ on Apple silicon and a torch built with MPS); {fix}"
@@ -110,7 +120,8 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 
 def bf16_autocast_enabled(wanted: bool, device: torch.device) -> bool:
-    """``partb.amp_bf16``: bf16 autocast on CUDA, and on a CPU with native bf16."""
+    """``partb.amp_bf16``: bf16 autocast on CUDA, and on a CPU with native bf16 (never on MPS,
+    which runs fp32)."""
     return bool(wanted) and (
         device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
     )
