@@ -6,6 +6,7 @@ import torch
 
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.unet import UNet, forward_chunked
+from fundiff.progress import progress
 
 
 def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
@@ -36,7 +37,8 @@ def sample(
     With ``labels`` the noise estimate is CFG over one batched forward of conditional and
     unconditional halves: eps = eps_u + gamma (eps_c - eps_u). Returns the samples (N, 1, 28, 28)
     and, if ``frame_every``, the sequence of x_t every ``frame_every`` steps (plus the last).
-    ``bf16`` runs the UNet under bf16 autocast (the step math stays float32).
+    ``bf16`` runs the UNet under bf16 autocast (the step math stays float32). The T steps are
+    reported to the rule's log (:func:`fundiff.progress.progress`, throttled).
     """
     g = torch.Generator().manual_seed(seed)
     T = schedule.num_timesteps
@@ -62,13 +64,16 @@ def sample(
     frames: list[torch.Tensor] = [x.cpu()] if frame_every else []
 
     def record(x_prev, t_prev, x0_hat):
+        bar.update()
         if frame_every and (t_prev % frame_every == 0 or t_prev < 0):
             frames.append(x_prev.cpu())
         return x_prev
 
-    x = ddpm.sample_loop(
-        eps_fn, schedule, x, ddpm.full_timesteps(T), g, "fixed_large", clip_x0, record
-    )
+    kind = "DDPM sampling" if labels is None else f"DDPM sampling, CFG {guidance_scale:g}"
+    with progress(desc=f"{kind}, batch {n}", total=T) as bar:
+        x = ddpm.sample_loop(
+            eps_fn, schedule, x, ddpm.full_timesteps(T), g, "fixed_large", clip_x0, record
+        )
     return x, frames
 
 

@@ -82,9 +82,9 @@ def denoise_estimates(
         blurred = loops.blur_denoise(x_t, blur["kernel_size"], blur["sigma"])
         one_step = loops.one_step_denoise(backend, x_t, t, cond)
         steps = timesteps_from(t, timesteps)
-        iterative, _ = loops.iterative_denoise(
-            backend, x_t, 0, steps, cond, generator(offset_seed(seed, "iterative", t))
-        )
+        g = generator(offset_seed(seed, "iterative", t))
+        desc = f"iterative denoising from t {t}"
+        iterative, _ = loops.iterative_denoise(backend, x_t, 0, steps, cond, g, desc=desc)
         for method, x in zip(METHODS, (x_t, blurred, one_step, iterative), strict=True):
             out[(method, int(t))] = backend.from_model(x).float().clamp(0, 1).cpu()
     return out

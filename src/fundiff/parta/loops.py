@@ -15,7 +15,8 @@ this module only combines noise estimates (spec sections in brackets):
 
 Images are in the backend's model space (``backend.to_model``). The learned variance, when the
 backend has one, always comes from p1's conditional branch (as the CS180 starter does). Every
-random draw comes from an explicit CPU ``torch.Generator``.
+random draw comes from an explicit CPU ``torch.Generator``. Every loop reports its steps to the
+rule's log (:func:`fundiff.progress.progress`, throttled), named after what it does.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fundiff.diffusion import ddpm
 from fundiff.diffusion.timesteps import frame_steps
 from fundiff.parta.backends import Backend
 from fundiff.parta.views import VIEWS
+from fundiff.progress import progress
 
 Prediction = tuple[torch.Tensor, torch.Tensor | None]
 EpsFn = Callable[[torch.Tensor, int], Prediction]
@@ -142,11 +144,13 @@ def denoise_loop(
     generator: torch.Generator,
     frame_every: int = 0,
     after_step: Callable | None = None,
+    desc: str = "denoising",
 ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
     """Strided DDPM from t = timesteps[i_start] to timesteps[-1] with any noise estimate.
 
     Returns the final x and the frames [(t, x_t)] at i_start and every ``frame_every``-th step
     after it (the spec's 1.4 figure: i_start = 10, every 5th step: t = 690, 540, 390, 240, 90).
+    The steps are reported to the rule's log as "``desc``, batch N".
     """
     ts = timesteps[i_start:]
     shown = set(frame_steps(len(ts), frame_every))  # the workflow declares the same frames
@@ -155,15 +159,17 @@ def denoise_loop(
 
     def hook(x, t_prev, x0_hat):
         step["i"] += 1
+        bar.update()
         if after_step is not None:
             x = after_step(x, t_prev, x0_hat)
         if step["i"] in shown:
             frames.append((t_prev, x.cpu()))
         return x
 
-    x = ddpm.sample_loop(
-        eps_fn, backend.schedule, x_t, ts, generator, backend.variance_type, None, hook
-    )
+    with progress(desc=f"{desc}, batch {x_t.shape[0]}", total=len(ts) - 1) as bar:
+        x = ddpm.sample_loop(
+            eps_fn, backend.schedule, x_t, ts, generator, backend.variance_type, None, hook
+        )
     return x, frames
 
 
@@ -175,10 +181,11 @@ def iterative_denoise(
     cond: torch.Tensor,
     generator: torch.Generator,
     frame_every: int = 0,
+    desc: str = "iterative denoising",
 ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
     """Spec 1.4 (no guidance): denoise x_t, which is at t = timesteps[i_start]."""
     eps_fn = cond_eps_fn(backend, cond)
-    return denoise_loop(backend, x_t, i_start, timesteps, eps_fn, generator, frame_every)
+    return denoise_loop(backend, x_t, i_start, timesteps, eps_fn, generator, frame_every, desc=desc)
 
 
 def iterative_denoise_cfg(
@@ -191,10 +198,11 @@ def iterative_denoise_cfg(
     generator: torch.Generator,
     scale: float = 7.0,
     frame_every: int = 0,
+    desc: str = "CFG denoising",
 ):
     """Spec 1.6: iterative_denoise with CFG (one batched forward of cond + uncond per step)."""
     eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
-    return denoise_loop(backend, x_t, i_start, timesteps, eps_fn, generator, frame_every)
+    return denoise_loop(backend, x_t, i_start, timesteps, eps_fn, generator, frame_every, desc=desc)
 
 
 def noise(backend: Backend, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -206,13 +214,15 @@ def noise(backend: Backend, n: int, generator: torch.Generator) -> torch.Tensor:
 def sample(backend, cond, timesteps, generator) -> torch.Tensor:
     """Spec 1.5: iterative_denoise from pure noise (i_start = 0)."""
     x_T = noise(backend, cond.shape[0], generator)
-    return iterative_denoise(backend, x_T, 0, timesteps, cond, generator)[0]
+    return iterative_denoise(backend, x_T, 0, timesteps, cond, generator, desc="sampling")[0]
 
 
 def sample_cfg(backend, cond, uncond, timesteps, generator, scale: float = 7.0) -> torch.Tensor:
     """Spec 1.6: CFG sampling from pure noise."""
     x_T = noise(backend, cond.shape[0], generator)
-    return iterative_denoise_cfg(backend, x_T, 0, timesteps, cond, uncond, generator, scale)[0]
+    return iterative_denoise_cfg(
+        backend, x_T, 0, timesteps, cond, uncond, generator, scale, desc="CFG sampling"
+    )[0]
 
 
 def sdedit(
@@ -220,9 +230,10 @@ def sdedit(
 ) -> torch.Tensor:
     """Spec 1.7: x_t = q_sample(x_0, timesteps[i_start]) then CFG denoising from i_start."""
     x_t = forward(backend, x_0, timesteps[i_start], generator)
-    return iterative_denoise_cfg(backend, x_t, i_start, timesteps, cond, uncond, generator, scale)[
-        0
-    ]
+    desc = f"SDEdit from i_start {i_start}"
+    return iterative_denoise_cfg(
+        backend, x_t, i_start, timesteps, cond, uncond, generator, scale, desc=desc
+    )[0]
 
 
 @torch.no_grad()
@@ -262,7 +273,9 @@ def inpaint(
 
     x_T = noise(backend, x_orig.shape[0], generator).to(x_orig.dtype)
     eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
-    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator, after_step=replace)[0]
+    return denoise_loop(
+        backend, x_T, 0, timesteps, eps_fn, generator, after_step=replace, desc="inpainting"
+    )[0]
 
 
 def visual_anagram(
@@ -271,7 +284,7 @@ def visual_anagram(
     """Spec 1.8: an image that shows p1 upright and p2 upside down (``view``: see VIEWS)."""
     x_T = noise(backend, cond1.shape[0], generator)
     eps_fn = anagram_eps_fn(backend, cond1, cond2, uncond, scale, view)
-    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator)[0]
+    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator, desc="visual anagram")[0]
 
 
 def hybrid(
@@ -288,7 +301,7 @@ def hybrid(
     """Spec 1.9: p1 seen from far (low frequencies), p2 up close (high frequencies)."""
     x_T = noise(backend, cond1.shape[0], generator)
     eps_fn = hybrid_eps_fn(backend, cond1, cond2, uncond, scale, kernel_size, sigma)
-    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator)[0]
+    return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator, desc="hybrid image")[0]
 
 
 def leading_timesteps(num_train_timesteps: int, num_inference_steps: int) -> list[int]:
