@@ -494,6 +494,93 @@ def eval_files(config: dict, ext: str) -> list[str]:
     return [f"results/eval/parta_{k}.{ext}" for k in eval_names(config)]
 
 
+# ------------------------------------------------------------------ Snakemake report labels
+# `snakemake --report` shows a section's cells as one table whose columns are the cells' labels
+# (rules/report_inputs.smk flags every cell); a cell's labels must differ from every other
+# cell's of its section, or the report shows only one of them. Values are strings.
+
+
+def _a0_labels(config: dict, key: str) -> list[dict]:
+    n = list(enumerate(config["parta"]["a0"]["prompts"], 1))
+    out = [{"steps": key, "prompt": f"{k}: {q}"} for k, q in n]  # numbered: prompts may repeat
+    if config["parta"]["backend"]["name"] == "deepfloyd":
+        out = [{**d, "stage": "I"} for d in out]
+        out += [{"steps": key, "prompt": f"{k}: {q}", "stage": "II"} for k, q in n]
+    return out
+
+
+def _forward_labels(config: dict, key: str, method: str | None = None) -> list[dict]:
+    image, ts = config["parta"]["forward"]["image"], config["parta"]["forward"]["t"]
+    out = [{"image": image, "kind": ORIGINAL, "t": "0"}]  # the clean image x_0
+    out += [{"image": image, "kind": "noisy", "t": str(t)} for t in ts]
+    return out + ([{"image": image, "kind": method, "t": str(t)} for t in ts] if method else [])
+
+
+def _a1_4_labels(config: dict, key: str) -> list[dict]:
+    image = config["parta"]["forward"]["image"]
+    frames = [f"t = {t}" for t in frame_ts(config)] + ["final"]
+    out = [{"image": image, "table": "iterative", "column": c} for c in frames]
+    return out + [{"image": image, "table": "compare", "column": c} for c in COMPARE]
+
+
+def _sample_labels(kind: str) -> Callable[[dict, str], list[dict]]:
+    def labels(config: dict, key: str) -> list[dict]:
+        s = config["parta"][kind]
+        prompts = [s["prompts"][k % len(s["prompts"])] for k in range(s["num"])]
+        return [{"sample": str(k), "prompt": q} for k, q in enumerate(prompts, 1)]
+
+    return labels
+
+
+def _sdedit_labels(config: dict, key: str) -> list[dict]:
+    ts, i_start = timesteps(config), config["parta"]["sdedit"]["i_start"]
+    out = [{"image": key, "i_start": str(i), "t": str(ts[i])} for i in i_start]
+    return out + [{"image": key, "i_start": ORIGINAL, "t": "0"}]
+
+
+def _inpaint_labels(config: dict, key: str) -> list[dict]:
+    return [{"image": key, "cell": c.replace("_", " ")} for c in INPAINT]
+
+
+def _pair_labels(kind: str) -> Callable[[dict, str], list[dict]]:
+    def labels(config: dict, key: str) -> list[dict]:
+        pair = next(p for p in config["parta"][kind]["pairs"] if p["name"] == key)
+        p1, p2 = pair["prompts"]
+        return [{"pair": key, "prompt 1": p1, "prompt 2": p2}]
+
+    return labels
+
+
+_LABELS: dict[str, Callable[[dict, str], list[dict]]] = {
+    "a0": _a0_labels,
+    "a1_1": _forward_labels,
+    "a1_2": lambda config, key: _forward_labels(config, key, "blur"),
+    "a1_3": lambda config, key: _forward_labels(config, key, "one_step"),
+    "a1_4": _a1_4_labels,
+    "a1_5": _sample_labels("sample"),
+    "a1_6": _sample_labels("cfg"),
+    "a1_7": _sdedit_labels,
+    "a1_7_1": _sdedit_labels,
+    "a1_7_3": _sdedit_labels,
+    "a1_7_2": _inpaint_labels,
+    "a1_8": _pair_labels("anagrams"),
+    "a1_9": _pair_labels("hybrids"),
+}
+
+
+def cell_labels(config: dict, folder: str, key: str = "{key}") -> dict[str, dict[str, str]]:
+    """Each image cell of one part (``key``: step count / image / pair; a real value, not a
+    wildcard pattern) or of a single-rule section -> the labels that identify it in
+    ``snakemake --report``: what its row and column in the writeup's table stand for (steps and
+    prompt, image and t, i_start, pair and prompts, ...), the same label names for every cell
+    of a section. In the order of :func:`cells`."""
+    names = record(folder).cells(config, key)
+    labels = _LABELS[folder](config, key)
+    if len(labels) != len(names):  # a section whose cells changed without its labels
+        raise ValueError(f"{folder}: {len(names)} cells but {len(labels)} label sets")
+    return dict(zip(names, labels, strict=True))
+
+
 class PartA:
     """This module's functions with one config filled in: ``PartA(config).cells("a0", "20")`` is
     ``cells(config, "a0", "20")`` (what the rule files call; every function whose first

@@ -106,10 +106,13 @@ def figure_section(kind: str, model: str | None = None) -> str:
 
 
 def report_subcategory(section_id: str) -> str:
-    """A section as a Snakemake report subcategory: part letter + title ('B2.3 Sampling ...'
-    sorts by part, then by the title's number)."""
+    """A section as a Snakemake report subcategory: its id and title, the number once ('B2.3
+    Sampling ...' from "2.3 Sampling ...", 'A0 Part 0: ...'); sorts by part, then by number."""
     s = section(section_id)
-    return f"{s.part}{s.title}"
+    number = s.id.removeprefix(s.part)
+    if s.title.startswith(f"{number} "):
+        return f"{s.part}{s.title}"
+    return f"{s.id} {s.title}"
 
 
 @functools.cache
