@@ -24,6 +24,7 @@ def main(smk, log):
         repo_dir=Path(smk.scriptdir).parent,
         preset_notes=p.preset_notes,
         calibration=inp.calibration,
+        models=getattr(inp, "models", None),  # deepfloyd: the fetch_models manifest
     )
     write_report(
         context, Path(inp.templates[0]).parent, smk.output.html, smk.output.md, smk.output.rotated

@@ -107,6 +107,54 @@ def test_parta_metrics_run_on_tiny_if_without_the_classifier(if_run):
     assert [row[0] for row in inp] == ["cat"] and inp[0][3] < 1e-10  # MSE outside the mask
 
 
+def test_fetch_models_records_the_local_folders_first(if_run):
+    """The tiny preset's models are local folders: checked and recorded as they are (no hub),
+    and every Part A job ran after fetch_models (their inputs name its manifest)."""
+    m = json.loads((if_run / "results/parta/models.json").read_text())
+    assert list(m) == ["stage1", "stage2", "text_encoder"]
+    assert m["stage1"]["path"] == "resources/tiny_if/stage1" and m["stage1"]["commit"] is None
+    assert m["text_encoder"]["path"] == m["stage1"]["path"]  # T5 from stage I's folder
+    assert "unet/diffusion_pytorch_model.safetensors" in m["stage2"]["files"]
+    assert "text_encoder/model.safetensors" in m["text_encoder"]["files"]
+    assert all(e["bytes"] > 0 and e["variant"] == "auto" for e in m.values())
+    assert "(local directory)" in (if_run / "logs/parta/fetch_models.log").read_text()
+    fetched = (if_run / "results/parta/models.json").stat().st_mtime
+    assert all(
+        p.stat().st_mtime >= fetched for p in (if_run / "results/parta").glob("*/table.json")
+    )
+
+
+def test_every_part_a_job_waits_for_fetch_models(tmp_path):
+    """Dry run of the DeepFloyd preset: fetch_models is the only root of Part A (the images and
+    encode_prompts wait for it too), so an access problem stops the run before any Part A job;
+    Part B does not depend on it."""
+    wd = copy_workflow(tmp_path)
+    out = run_snakemake(
+        wd, "--d3dag", "--cores", "1", "--configfile", "configs/deepfloyd.yaml", env=OFFLINE
+    )
+    dag = json.loads(out.stdout[out.stdout.index("{") :])
+    rule = {n["id"]: n["value"]["rule"] for n in dag["nodes"]}
+    parents = {i: set() for i in rule}
+    for e in dag["edges"]:
+        parents[e["v"]].add(e["u"])
+
+    def ancestors(i):
+        seen, todo = set(), [i]
+        while todo:
+            for p in parents[todo.pop()] - seen:
+                seen.add(p)
+                todo.append(p)
+        return {rule[a] for a in seen}
+
+    part_a = [i for i, r in rule.items() if r.startswith(("parta_", "eval_parta_", "encode_"))]
+    assert {rule[i] for i in part_a} >= {"parta_image", "encode_prompts", "parta_sdedit"}
+    assert all("fetch_models" in ancestors(i) for i in part_a)
+    part_b = [i for i, r in rule.items() if r in ("mnist", "calibrate", "train", "sample")]
+    assert part_b and not any("fetch_models" in ancestors(i) for i in part_b)
+    roots = {rule[i] for i, ps in parents.items() if not ps}
+    assert "fetch_models" in roots and not roots & {r for r in rule.values() if "parta" in r}
+
+
 def test_unreachable_model_is_one_line():
     from fundiff.parta.backends import load_backend
 
@@ -119,21 +167,24 @@ def test_unreachable_model_is_one_line():
                 prompt_embeds="unused.pt",
             )
     msg = str(e.value)
-    assert "\n" not in msg and "hf auth login" in msg and "IF-I-XL-v1.0" in msg
-    assert "DeepFloyd/IF-I-L-v1.0" in msg and "parta.backend.stage1" in msg
-    assert OFFLINE["HF_TOKEN"] not in msg
+    assert "\n" not in msg and len(msg) <= 200  # whole in the one-line error
+    assert msg.startswith("cannot load DeepFloyd model 'DeepFloyd/IF-I-L-v1.0'")
+    assert "(parta.backend.stage1): not cached and the hub is off" in msg
+    assert "unset HF_HUB_OFFLINE" in msg and OFFLINE["HF_TOKEN"] not in msg
 
 
-def test_unreachable_model_in_snakemake_prints_one_line_and_no_token(tmp_path):
+def test_unreachable_model_stops_the_run_before_any_other_job(tmp_path):
+    """The whole DeepFloyd preset on one core, offline with an empty cache: fetch_models runs
+    first (priority, also before Part B's roots) and fails with one line; nothing else ran."""
     wd = copy_workflow(tmp_path)
     cfg = wd / "no_access.yaml"
     cfg.write_text(
         "parta:\n  backend:\n    name: deepfloyd\n    stage1: DeepFloyd/IF-I-L-v1.0\n"
         "    stage2: DeepFloyd/IF-II-L-v1.0\n"
     )
+    env = {**OFFLINE, "HF_HUB_CACHE": str(tmp_path / "empty_cache")}
     out = run_snakemake(
         wd,
-        "results/parta/prompt_embeds.pt",
         "--cores",
         "1",
         "--configfile",
@@ -141,15 +192,18 @@ def test_unreachable_model_in_snakemake_prints_one_line_and_no_token(tmp_path):
         str(cfg),
         "--config",
         "device=cpu",
-        env=OFFLINE,
+        env=env,
         check=False,
     )
     text = out.stdout + out.stderr
     assert out.returncode != 0
-    log = (wd / "logs/parta/encode_prompts.log").read_text()
-    assert "cannot load DeepFloyd model 'DeepFloyd/IF-I-L-v1.0'" in log
-    assert "hf auth login" in log and "Traceback" not in log
+    log = (wd / "logs/parta/fetch_models.log").read_text()
+    assert "error: cannot load DeepFloyd model 'DeepFloyd/IF-I-L-v1.0'" in log
+    assert "(parta.backend.stage1): not cached and the hub is off" in log
+    assert "unset HF_HUB_OFFLINE" in log and "Traceback" not in log
     assert OFFLINE["HF_TOKEN"] not in text + log
+    ran = sorted(p.relative_to(wd / "logs").as_posix() for p in (wd / "logs").rglob("*.log"))
+    assert ran == ["parta/fetch_models.log"]
 
 
 def test_dry_run_needs_no_network(tmp_path):
@@ -158,5 +212,5 @@ def test_dry_run_needs_no_network(tmp_path):
         wd, "-n", "--cores", "1", "--configfile", "configs/deepfloyd.yaml", env=OFFLINE
     )
     text = out.stdout + out.stderr
-    assert "encode_prompts" in text and "parta_sdedit" in text
+    assert "fetch_models" in text and "encode_prompts" in text and "parta_sdedit" in text
     assert "eval_parta_denoise" in text and "eval_parta_illusions" not in text

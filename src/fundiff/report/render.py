@@ -487,6 +487,28 @@ def backend_note(backend: str | None, parta_present: bool) -> str:
     return f"Part A backend: {backend}."
 
 
+MODEL_ROLES = {"stage1": "stage I", "stage2": "stage II", "text_encoder": "T5 text encoder"}
+
+
+def weights_note(models) -> str:
+    """The weights Part A loaded, from the fetch_models manifest (deepfloyd): per model its
+    repository, the commit it resolved to and the revision asked for, or its local directory
+    ("" without a manifest). No local paths: the report reads the same on any machine."""
+    if not models or not Path(models).exists():
+        return ""
+    notes = []
+    for role, m in json.loads(Path(models).read_text()).items():
+        name = MODEL_ROLES.get(role, role)
+        if m.get("commit") is None:
+            notes.append(f"{name}: local directory {m['repo']}")
+        else:
+            notes.append(
+                f"{name}: {m['repo']} at commit {m['commit']} (revision "
+                f"{m.get('revision') or 'main'}, {m.get('variant') or 'default'} weights)"
+            )
+    return "Weights: " + "; ".join(notes) + "."
+
+
 # ---------------------------------------------------------------------------------------------
 # context and rendering
 
@@ -507,9 +529,12 @@ def build_context(
     now: datetime | None = None,
     preset_notes: Sequence[dict] = (),
     calibration: str | os.PathLike | None = None,
+    models: str | os.PathLike | None = None,
 ) -> dict:
     """Everything the templates need. ``out_dir`` is the report's folder (results/report);
-    its parent is taken as the results folder that relative links must stay inside."""
+    its parent is taken as the results folder that relative links must stay inside.
+    ``models``: the fetch_models manifest (deepfloyd), whose resolved revisions the provenance
+    names."""
     out_dir = Path(out_dir)
     results_dir = out_dir.parent
     parts = load_sections(sections_path)
@@ -544,6 +569,7 @@ def build_context(
             if t["section"].startswith("A") and "backend" in t["params"]
         }
         parta_backend = ", ".join(sorted(recorded)) or None
+    weights = weights_note(models) if parta_present else ""
     declared = {Path(b).resolve() for b in benchmarks}
     extra = [b for b in extra_benchmarks if Path(b).resolve() not in declared]
     bench = [b | {"undeclared": False} for b in read_benchmarks(benchmarks)]
@@ -558,7 +584,7 @@ def build_context(
         "provenance": {
             "preset": preset,
             "seed": seed,
-            "backend": backend_note(parta_backend, parta_present),
+            "backend": f"{backend_note(parta_backend, parta_present)} {weights}".strip(),
             "device": device_info(device),
             "python": platform.python_version(),
             "packages": package_versions(),

@@ -21,6 +21,7 @@ def _line(e) -> str:
 @pytest.fixture
 def no_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
 
 
 @pytest.fixture
@@ -60,6 +61,30 @@ def test_mps_absent(monkeypatch):
     assert resolve_device("mps") == torch.device("mps")
 
 
+@pytest.mark.parametrize("cuda", [True, False])
+def test_auto_picks_cuda_then_mps_then_cpu(monkeypatch, cuda):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda" if cuda else "mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cuda" if cuda else "cpu")
+
+
+def test_mps_runs_fp32(monkeypatch):
+    """No bf16 autocast on MPS, even where the CPU has native bf16; DeepFloyd loads its fp32
+    weights (no fp16 variant) in fp32 there, as on a CPU."""
+    from fundiff import device as dev
+    from fundiff.parta.backends.deepfloyd import load_kwargs
+
+    mps = torch.device("mps")
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: True)
+    assert not dev.bf16_autocast_enabled(True, mps)
+    assert dev.bf16_autocast_enabled(True, torch.device("cpu"))  # the patch is in force
+    kw = load_kwargs({"variant": "auto"}, mps)
+    assert kw["dtype"] == torch.float32 and "variant" not in kw
+    assert load_kwargs({"variant": "auto"}, torch.device("cuda"))["variant"] == "fp16"
+
+
 @pytest.mark.parametrize("name", ["tpu", "gpu", "cuda:x", "xla"])
 def test_not_a_device(name):
     with pytest.raises(DeviceError) as e:
@@ -89,3 +114,18 @@ def test_deepfloyd_without_its_packages(monkeypatch, tmp_path, missing):
     with pytest.raises(MissingDependency):
         encode_prompts(cfg, ["a"], tmp_path / "embeds.pt", torch.device("cpu"))
     assert not (tmp_path / "embeds.pt").exists()
+
+
+@pytest.mark.parametrize("name, ok", [("mps", True), ("cuda:1", True), ("mps:0", False)])
+def test_config_device_accepts_mps(name, ok):
+    import yaml
+
+    from fundiff.config import ConfigError, validate
+    from tests.helpers.workflow import REPO
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"device": name}
+    if ok:
+        assert validate(config, REPO / "schemas/config.schema.yaml")["device"] == name
+    else:
+        with pytest.raises(ConfigError, match="or mps"):
+            validate(config, REPO / "schemas/config.schema.yaml")

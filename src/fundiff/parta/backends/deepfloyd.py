@@ -9,6 +9,11 @@ Sizes are read from the model (``unet.config.sample_size``, ``in_channels``, ``o
 and the schedule from ``scheduler.alphas_cumprod``. With ``out_channels == 2 * in_channels``
 the last channels are the learned-range variance v in [-1, 1].
 
+The models come from the manifest of the ``fetch_models`` rule (``config["models"]``, see
+:mod:`fundiff.parta.backends.hub`): local folders loaded with ``local_files_only``, in the
+weights variant that was fetched, so no job asks the hub anything. Without a manifest the
+configured ids / folders are loaded directly.
+
 Any "cannot get the weights" failure (offline, not logged in, licence not accepted, repository
 not found) becomes one RuntimeError line telling how to fix it; a Hugging Face token from the
 environment is never printed.
@@ -16,9 +21,9 @@ environment is never printed.
 
 from __future__ import annotations
 
-import os
-import re
+import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -26,8 +31,9 @@ from fundiff.diffusion.ddpm import Schedule
 from fundiff.errors import AccessError, CheckpointError, PromptError
 from fundiff.io import torch_save
 from fundiff.parta.backends import require
+from fundiff.parta.backends.hub import KEYS, access_error, hub_failure, offline, repo_ids
+from fundiff.progress import bar_options
 
-LICENSE_CARD = "https://huggingface.co/DeepFloyd/IF-I-XL-v1.0"
 NEEDS = ("diffusers", "transformers")  # pyproject's [deepfloyd] extra
 
 
@@ -36,68 +42,53 @@ def _require() -> None:
     require(NEEDS, "deepfloyd", "deepfloyd")
 
 
-_TRUE = ("1", "true", "yes", "on")
-
-
-def _redact(text: str) -> str:
-    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN"):
-        tok = os.environ.get(var)
-        if tok:
-            text = text.replace(tok, "***")
-    return re.sub(r"hf_[A-Za-z0-9]{8,}", "hf_***", text)
-
-
-def _reason(err: BaseException) -> str:
-    from huggingface_hub import errors as hf
-
-    chain, e = [], err
-    while e is not None and len(chain) < 8:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
-    kinds = {type(c).__name__ for c in chain}
-    for c in chain:
-        if isinstance(c, hf.GatedRepoError):
-            return "gated repository: accept the license and log in"
-    for c in chain:
-        if isinstance(c, hf.RepositoryNotFoundError):
-            return "repository not found (or private and you are not logged in)"
-    offline = {"LocalEntryNotFoundError", "OfflineModeIsEnabled"} & kinds
-    if offline or "not fully cached" in str(err) or "local_files_only" in str(err):
-        return "not in the local Hugging Face cache and the hub is not reachable/allowed"
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-    return f"{type(err).__name__}: {_redact(first)}"
-
-
-def access_error(model_id: str, err: BaseException, key: str) -> AccessError:
-    """One actionable line for a model that could not be loaded."""
-    return AccessError(
-        f"cannot load DeepFloyd model '{model_id}' ({_reason(err)}); fix: run 'hf auth login', "
-        f"accept the license on {LICENSE_CARD} (it covers all IF models), check network/"
-        f"HF_HUB_OFFLINE, or set '{key}' to a local directory holding the pipeline"
-    )
-
-
 def load_kwargs(config: dict, device: torch.device) -> dict:
-    """from_pretrained keywords: dtype/variant per device, local_files_only/HF_HUB_OFFLINE."""
+    """from_pretrained keywords: dtype per device (fp16 on CUDA only: fp32 on a CPU and on MPS),
+    the weights variant (auto: fp16 on CUDA), local_files_only/HF_HUB_OFFLINE."""
     cuda = device.type == "cuda"
     variant = config.get("variant", "auto")
     if variant == "auto":
         variant = "fp16" if cuda else None
-    local = bool(config.get("local_files_only")) or (
-        os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
-    )
-    kw = {"dtype": torch.float16 if cuda else torch.float32, "local_files_only": local}
+    kw = {"dtype": torch.float16 if cuda else torch.float32, "local_files_only": offline(config)}
     if variant:
         kw["variant"] = variant
     return kw
 
 
-def from_pretrained(cls, model_id: str, key: str, **kw):
+class Source(NamedTuple):
+    """Where one model loads from: ``path`` (a folder or hub id), ``name`` for messages (the hub
+    id, never a long cache path), the config ``key`` that sets it, from_pretrained ``kw``."""
+
+    path: str
+    name: str
+    key: str
+    kw: dict
+
+
+def source(config: dict, role: str, device: torch.device) -> Source:
+    """One model ("stage1", "stage2", "text_encoder"): the folder and variant the fetch_models
+    manifest recorded when ``config["models"]`` names one, else the configured id or folder."""
+    if not config.get("models"):
+        model = repo_ids(config)[role]
+        return Source(model, model, KEYS[role], load_kwargs(config, device))
+    entry = json.loads(Path(config["models"]).read_text())[role]
+    if not Path(entry["path"]).is_dir():
+        raise AccessError(
+            f"the {role} model fetched from '{entry['repo']}' is gone from its folder; delete "
+            f"{config['models']} and rerun (rule fetch_models fetches it again)"
+        )
+    kw = load_kwargs({"variant": entry["variant"], "local_files_only": True}, device)
+    return Source(entry["path"], entry["repo"], KEYS[role], kw)
+
+
+def from_pretrained(cls, src: Source, **extra):
     """``cls.from_pretrained`` with every access failure turned into :func:`access_error`."""
     try:
-        return cls.from_pretrained(model_id, **kw)
-    except OSError as e:  # every huggingface_hub "cannot get it" error is an OSError
-        raise access_error(model_id, e, key) from None
+        return cls.from_pretrained(src.path, **src.kw, **extra)
+    except Exception as e:
+        if hub_failure(e):
+            raise access_error(src.name, e, src.key) from None
+        raise
 
 
 _NO_EXTRAS = {"safety_checker": None, "feature_extractor": None, "watermarker": None}
@@ -110,19 +101,10 @@ def encode_prompts(config: dict, prompts: list[str], path, device: torch.device)
     from diffusers import DiffusionPipeline
     from transformers import T5EncoderModel
 
-    model_id = config.get("text_encoder") or config["stage1"]
-    kw = load_kwargs(config, device)
-    text_encoder = from_pretrained(
-        T5EncoderModel, model_id, "parta.backend.text_encoder", subfolder="text_encoder", **kw
-    )
+    src = source(config, "text_encoder", device)
+    text_encoder = from_pretrained(T5EncoderModel, src, subfolder="text_encoder")
     pipe = from_pretrained(
-        DiffusionPipeline,
-        model_id,
-        "parta.backend.text_encoder",
-        text_encoder=text_encoder,
-        unet=None,
-        **_NO_EXTRAS,
-        **kw,
+        DiffusionPipeline, src, text_encoder=text_encoder, unet=None, **_NO_EXTRAS
     ).to(device)
     cache = {}
     for p in sorted(set(prompts)):
@@ -141,16 +123,9 @@ class DeepFloydBackend:
         from diffusers import DiffusionPipeline
 
         self.config, self.device = config, torch.device(device)
-        self._kw = load_kwargs(config, self.device)
-        self.dtype = self._kw["dtype"]
-        pipe = from_pretrained(
-            DiffusionPipeline,
-            config["stage1"],
-            "parta.backend.stage1",
-            text_encoder=None,
-            **_NO_EXTRAS,
-            **self._kw,
-        )
+        src = source(config, "stage1", self.device)
+        self.dtype = src.kw["dtype"]
+        pipe = from_pretrained(DiffusionPipeline, src, text_encoder=None, **_NO_EXTRAS)
         self.unet = pipe.unet.to(self.device).eval()
         self.scheduler = pipe.scheduler
         self.schedule = Schedule.from_alphas_cumprod(self.scheduler.alphas_cumprod)
@@ -201,15 +176,9 @@ class DeepFloydBackend:
         if self._stage2 is None:
             from diffusers import IFSuperResolutionPipeline
 
-            pipe = from_pretrained(
-                IFSuperResolutionPipeline,
-                self.config["stage2"],
-                "parta.backend.stage2",
-                text_encoder=None,
-                **_NO_EXTRAS,
-                **self._kw,
-            )
-            pipe.set_progress_bar_config(disable=True)
+            src = source(self.config, "stage2", self.device)
+            pipe = from_pretrained(IFSuperResolutionPipeline, src, text_encoder=None, **_NO_EXTRAS)
+            pipe.set_progress_bar_config(**bar_options("DeepFloyd stage II"))
             self._stage2 = pipe.to(self.device)
         return self._stage2
 
