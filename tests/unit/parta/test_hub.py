@@ -401,3 +401,22 @@ def test_the_backend_loads_from_the_fetched_files_only(monkeypatch, tmp_path, ti
     with pytest.raises(AccessError) as e:
         load_backend(config, cpu, prompt_embeds=tmp_path / "embeds.pt").stage2()
     assert "is gone" in _one_line(e) and "fetch_models" in str(e.value)
+
+
+def test_download_progress_goes_to_the_log_throttled(monkeypatch):
+    """snapshot_download's bars (its tqdm_class, built with the keywords huggingface_hub passes)
+    write lines to the rule's log, where the hub's own bars would switch off (not a TTY)."""
+    import io
+    import sys
+
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    bar = hub._download_bar()(
+        name="huggingface_hub.snapshot_download", desc="Fetching 3 files", total=3, unit="B"
+    )
+    for _ in range(3):
+        bar.update()
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert lines and all(line.startswith("Fetching 3 files:") for line in lines)
+    assert "3/3" in lines[-1] and len(lines) <= 2  # a fast download: first and last line
