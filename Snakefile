@@ -14,12 +14,30 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/report_inputs.smk"
 include: "rules/data.smk"
 include: "rules/partb.smk"
 include: "rules/parta.smk"
-include: "rules/report_inputs.smk"
 include: "rules/report.smk"
 include: "rules/eval.smk"
+
+
+# Light rules (downloads, tables, plots, the report) run in the Snakemake process's host under a
+# cluster executor (profiles/slurm), where the network is; the others become cluster jobs.
+localrules:
+    all,
+    parta_all,
+    mnist,
+    parta_image,
+    fetch_models,
+    noising_grid,
+    loss_curve,
+    parta_table,
+    eval_parta_sdedit,
+    eval_parta_inpaint,
+    eval_parta_summary,
+    benchmarks_table,
+    report,
 
 
 rule all:

@@ -14,6 +14,7 @@ from fundiff.diffusion import settings  # noqa: E402
 from fundiff.diffusion.settings import CONDITIONED, MODELS  # noqa: E402
 from fundiff.parta.images import ImageError, check_images  # noqa: E402
 from fundiff.report.sections import figure_section, report_subcategory  # noqa: E402
+from fundiff.workflow import resources  # noqa: E402
 from fundiff.workflow.deps import closure, module_closure  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
@@ -28,11 +29,21 @@ PARTB = config["partb"]
 EVAL = config["eval"]
 SRC_DIR = Path(workflow.basedir) / "src"
 # Job scripts import the library from this checkout's src/, installed or not (also in a conda env
-# or on a cluster node): every job inherits this environment.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")]))
+# or on a cluster node): every job inherits this environment, and `envvars:` passes it on to
+# jobs of a remote executor.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])
+)
+
+
+envvars:
+    "PYTHONPATH",
+
+
 CALIBRATION = "results/partb/calibration.json"
-# cores a measured layout may use: this machine's, never a cluster profile's whole `cores`
-LAYOUT_CORES = max(1, min(workflow.cores, os.cpu_count() or 1))
+# threads of one compute job (config threads_per_job; locally Snakemake lowers it to --cores):
+# the calibration measures layouts within it, so no job ever asks for more
+THREADS = resources.compute_threads(config)
 
 
 def script_lib(script):
@@ -51,6 +62,20 @@ def gpus():
     Locally it only counts against --resources gpu=N (profiles/default: 1, so GPU jobs run one at
     a time); under Slurm it becomes `sbatch --gpus=N` (0: no GPU requested)."""
     return config["gpus_per_job"]
+
+
+def sized(rule, gpu=False):
+    """A rule's resources (fundiff.workflow.resources): mem_mb and runtime (minutes) for this
+    preset, doubled on a retry (attempt 2) and so on; with ``gpu``, the `gpu` resource (above)
+    and the GPU sizes; and the Slurm partition / account from the environment, when set."""
+    size = resources.size(config, rule, gpu_capable=gpu)
+    out = {
+        "mem_mb": lambda wildcards, attempt: size.mem_mb * attempt,
+        "runtime": lambda wildcards, attempt: size.runtime * attempt,
+    }
+    if gpu:
+        out["gpu"] = gpus()
+    return out | resources.slurm(os.environ, gpu and gpus() > 0)
 
 
 def per_model(func):
@@ -79,7 +104,7 @@ def calibration_choice():
     try:
         path = checkpoints.calibrate.get().output[0]
     except IncompleteCheckpointException:
-        return settings.layout_placeholder(LAYOUT_CORES)
+        return settings.layout_placeholder(THREADS)
     with open(path) as f:
         return json.load(f)["choice"]
 
@@ -91,7 +116,7 @@ def train_threads(wildcards):
 
 def sample_threads(wildcards):
     """Threads per Part B sampling / evaluation job, as measured fastest."""
-    return calibration_choice().get("sample_threads", LAYOUT_CORES)
+    return calibration_choice().get("sample_threads", THREADS)
 
 
 def train_params(wildcards):
@@ -125,12 +150,24 @@ PA_DIR = layout.PA_DIR
 PA_BACKEND = PARTA["backend"]["name"]
 
 
+PA_MODELS = f"{PA_DIR}/models.json"  # deepfloyd: the fetch_models rule's manifest
+
+
+def pa_after_fetch(wildcards=None):
+    """deepfloyd: the manifest as an order-only input (ancient: a newer manifest does not rerun
+    the job) of the Part A jobs that never load the models (the images). With the model rules
+    (pa_model_inputs) and encode_prompts every Part A job waits for fetch_models, so an access
+    problem stops the run before any of them starts. Part B does not wait: it never loads them
+    (and a new input would rerun it in a workdir that ran another preset)."""
+    return {"models": ancient(PA_MODELS)} if PA_BACKEND == "deepfloyd" else {}
+
+
 def pa_model_inputs(wildcards=None):
     """The DAG edge to the model: Part B's class_cond weights (+ the measured sampling
-    precision, partb.sample_bf16), or the prompt-embedding cache."""
+    precision, partb.sample_bf16), or the prompt-embedding cache and the fetched models."""
     if PA_BACKEND == "mnist":
         return {"model": "results/partb/class_cond/epochs", "calibration": calibration_input(None)}
-    return {"prompt_embeds": f"{PA_DIR}/prompt_embeds.pt"}
+    return {"prompt_embeds": f"{PA_DIR}/prompt_embeds.pt", "models": PA_MODELS}
 
 
 def pa_inputs(files):

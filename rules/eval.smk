@@ -16,9 +16,9 @@ rule train_classifier:
         "benchmarks/rules/train_classifier.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: LAYOUT_CORES
+    threads: THREADS
     resources:
-        gpu=gpus(),
+        **sized("train_classifier", gpu=True),
     params:
         classifier=EVAL["classifier"],
         seed=config["seed"],
@@ -43,7 +43,7 @@ rule eval_sample_time:
         "../envs/fundiff.yaml"
     threads: sample_threads
     resources:
-        gpu=gpus(),
+        **sized("eval_sample_time", gpu=True),
     params:
         epoch=PARTB["time_cond"]["epochs"],
         num_samples=EVAL["num_samples"],
@@ -74,7 +74,7 @@ rule eval_sample_cfg:
         "../envs/fundiff.yaml"
     threads: sample_threads
     resources:
-        gpu=gpus(),
+        **sized("eval_sample_cfg", gpu=True),
     params:
         epoch=PARTB["class_cond"]["epochs"],
         num_samples=None,
@@ -100,9 +100,13 @@ rule eval_partb:
         lib=script_lib("eval_partb"),
     output:
         epochs_csv="results/eval/partb_epochs.csv",
-        epochs_png="results/eval/partb_epochs.png",
+        epochs_png=measured_report(
+            "results/eval/partb_epochs.png", "scores", "scores of the sample grids per epoch"
+        ),
         sweep_csv="results/eval/cfg_sweep.csv",
-        sweep_png="results/eval/cfg_sweep.png",
+        sweep_png=measured_report(
+            "results/eval/cfg_sweep.png", "scores", "classifier-free guidance sweep"
+        ),
         final_csv="results/eval/partb_final.csv",
         summary="results/eval/summary.json",
         epochs_json="results/eval/partb_epochs.json",
@@ -113,9 +117,9 @@ rule eval_partb:
         "benchmarks/rules/eval_partb.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: LAYOUT_CORES
+    threads: THREADS
     resources:
-        gpu=gpus(),
+        **sized("eval_partb", gpu=True),
     params:
         section=figure_section("scores"),
         scales=[float(s) for s in SWEEP_SCALES],
@@ -141,7 +145,9 @@ rule eval_parta_denoise:
         lib=script_lib("eval_parta_denoise"),
     output:
         csv="results/eval/parta_denoise.csv",
-        png="results/eval/parta_denoise.png",
+        png=measured_report(
+            "results/eval/parta_denoise.png", "parta_scores", PA.eval_title("denoise")
+        ),
         table="results/eval/parta_denoise.json",
     log:
         "logs/eval/parta_denoise.log",
@@ -151,7 +157,7 @@ rule eval_parta_denoise:
         "../envs/fundiff.yaml"
     threads: sample_threads
     resources:
-        gpu=gpus(),
+        **sized("eval_parta_denoise", gpu=True),
     params:
         **PA.model_params(guidance=False, upscale=False),
         t=PARTA["forward"]["t"],
@@ -169,7 +175,9 @@ rule eval_parta_sdedit:
         lib=script_lib("eval_parta_sdedit"),
     output:
         csv="results/eval/parta_sdedit.csv",
-        png="results/eval/parta_sdedit.png",
+        png=measured_report(
+            "results/eval/parta_sdedit.png", "parta_scores", PA.eval_title("sdedit")
+        ),
         table="results/eval/parta_sdedit.json",
     log:
         "logs/eval/parta_sdedit.log",
@@ -177,6 +185,9 @@ rule eval_parta_sdedit:
         "benchmarks/rules/eval_parta_sdedit.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("eval_parta_sdedit"),
     params:
         sections=[layout.record(s).id for s in layout.SDEDIT],
         timesteps=PA.timesteps(),
@@ -193,7 +204,9 @@ rule eval_parta_inpaint:
         lib=script_lib("eval_parta_inpaint"),
     output:
         csv="results/eval/parta_inpaint.csv",
-        png="results/eval/parta_inpaint.png",
+        png=measured_report(
+            "results/eval/parta_inpaint.png", "parta_scores", PA.eval_title("inpaint")
+        ),
         table="results/eval/parta_inpaint.json",
     log:
         "logs/eval/parta_inpaint.log",
@@ -201,6 +214,9 @@ rule eval_parta_inpaint:
         "benchmarks/rules/eval_parta_inpaint.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("eval_parta_inpaint"),
     params:
         masks=[dict(s) for s in PARTA["inpaint"]],
         title=PA.eval_title("inpaint"),
@@ -216,7 +232,9 @@ rule eval_parta_illusions:
         lib=script_lib("eval_parta_illusions"),
     output:
         csv="results/eval/parta_illusions.csv",
-        png="results/eval/parta_illusions.png",
+        png=measured_report(
+            "results/eval/parta_illusions.png", "parta_scores", PA.eval_title("illusions")
+        ),
         table="results/eval/parta_illusions.json",
         npz="results/eval/parta_illusions.npz",
     log:
@@ -227,7 +245,7 @@ rule eval_parta_illusions:
         "../envs/fundiff.yaml"
     threads: sample_threads
     resources:
-        gpu=gpus(),
+        **sized("eval_parta_illusions", gpu=True),
     params:
         **PA.model_params(upscale=False),
         samples=EVAL["parta"]["illusion_samples"],
@@ -252,6 +270,9 @@ rule eval_parta_summary:
         "benchmarks/rules/eval_parta_summary.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("eval_parta_summary"),
     params:
         backend=PA_BACKEND,
     script:
@@ -272,5 +293,8 @@ rule benchmarks_table:
         "benchmarks/rules/benchmarks_table.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("benchmarks_table"),
     script:
         "../scripts/benchmarks_table.py"

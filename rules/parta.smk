@@ -6,7 +6,7 @@
 rule parta_image:
     """An input image from its configured source (url / skimage / file / mnist) as a PNG."""
     input:
-        unpack(lambda w: PA.source_inputs(w.image)),
+        unpack(lambda w: {**PA.source_inputs(w.image), **pa_after_fetch()}),
         lib=script_lib("parta_image"),
     output:
         "results/images/{image}.png",
@@ -18,6 +18,9 @@ rule parta_image:
         image="|".join(PARTA["images"]),
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("parta_image"),
     params:
         image=lambda w: dict(PARTA["images"][w.image]),
     script:
@@ -27,6 +30,7 @@ rule parta_image:
 rule encode_prompts:
     """DeepFloyd: every configured prompt through the T5 encoder once (max_length 77)."""
     input:
+        models=PA_MODELS,
         lib=script_lib("parta_encode"),
     output:
         f"{PA_DIR}/prompt_embeds.pt",
@@ -36,10 +40,11 @@ rule encode_prompts:
         "benchmarks/rules/encode_prompts.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: THREADS
     resources:
-        gpu=gpus(),
+        **sized("encode_prompts", gpu=True),
     params:
-        backend=PARTA["backend"],
+        backend=PA.backend(),
         prompts=PA.prompts(),
         device=config["device"],
     script:
@@ -52,7 +57,7 @@ rule parta_a0:
         unpack(pa_model_inputs),
         lib=script_lib("parta_a0"),
     output:
-        cells=PA.cells("a0", "{steps}"),
+        cells=parta_report_cells("a0", "{steps}"),
         part=f"{PA_DIR}/a0/parts/{{steps}}.json",
         npz=f"{PA_DIR}/a0/parts/{{steps}}.npz",
     log:
@@ -63,8 +68,9 @@ rule parta_a0:
         steps="[0-9]+",
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_a0", gpu=True),
     params:
         **PA.model_params(),
         a0=PARTA["a0"],
@@ -78,7 +84,7 @@ rule parta_forward:
         unpack(pa_inputs(lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False))),
         lib=script_lib("parta_noisy"),
     output:
-        cells=PA.cells("a1_1"),
+        cells=parta_report_cells("a1_1"),
         table=f"{PA_DIR}/a1_1/table.json",
         npz=f"{PA_DIR}/a1_1/table.npz",
     log:
@@ -87,8 +93,9 @@ rule parta_forward:
         "benchmarks/rules/parta_a1_1.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_forward", gpu=True),
     params:
         **PA.model_params(guidance=False),
         **PA.forward_image(),
@@ -102,7 +109,7 @@ rule parta_forward:
 # A1.2: Gaussian-blur denoising of the noisy test images.
 use rule parta_forward as parta_blur with:
     output:
-        cells=PA.cells("a1_2"),
+        cells=parta_report_cells("a1_2"),
         table=f"{PA_DIR}/a1_2/table.json",
         npz=f"{PA_DIR}/a1_2/table.npz",
     log:
@@ -118,7 +125,7 @@ use rule parta_forward as parta_blur with:
 # A1.3: one-step denoising of the noisy test images with the pretrained UNet.
 use rule parta_forward as parta_one_step with:
     output:
-        cells=PA.cells("a1_3"),
+        cells=parta_report_cells("a1_3"),
         table=f"{PA_DIR}/a1_3/table.json",
         npz=f"{PA_DIR}/a1_3/table.npz",
     log:
@@ -136,7 +143,7 @@ rule parta_iterative:
         unpack(pa_inputs(lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False))),
         lib=script_lib("parta_iterative"),
     output:
-        cells=PA.cells("a1_4"),
+        cells=parta_report_cells("a1_4"),
         iterative=f"{PA_DIR}/a1_4/iterative.json",
         iterative_npz=f"{PA_DIR}/a1_4/iterative.npz",
         compare=f"{PA_DIR}/a1_4/compare.json",
@@ -147,8 +154,9 @@ rule parta_iterative:
         "benchmarks/rules/parta_a1_4.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_iterative", gpu=True),
     params:
         **PA.model_params(guidance=False),
         **PA.forward_image(),
@@ -165,7 +173,7 @@ rule parta_sample:
         unpack(pa_model_inputs),
         lib=script_lib("parta_sample"),
     output:
-        cells=PA.cells("a1_5"),
+        cells=parta_report_cells("a1_5"),
         table=f"{PA_DIR}/a1_5/table.json",
         npz=f"{PA_DIR}/a1_5/table.npz",
     log:
@@ -174,8 +182,9 @@ rule parta_sample:
         "benchmarks/rules/parta_a1_5.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_sample", gpu=True),
     params:
         **PA.model_params(guidance=False),
         section="A1.5",
@@ -188,7 +197,7 @@ rule parta_sample:
 # A1.6: samples with classifier-free guidance.
 use rule parta_sample as parta_cfg with:
     output:
-        cells=PA.cells("a1_6"),
+        cells=parta_report_cells("a1_6"),
         table=f"{PA_DIR}/a1_6/table.json",
         npz=f"{PA_DIR}/a1_6/table.npz",
     log:
@@ -208,7 +217,7 @@ rule parta_sdedit:
         unpack(pa_inputs(lambda w: PA.image_inputs(w.image, mask=False))),
         lib=script_lib("parta_sdedit"),
     output:
-        cells=PA.cells("a1_7", "{image}", under="{sdir}"),
+        cells=parta_report_cells("a1_7", "{image}", under="{sdir}"),
         part=f"{PA_DIR}/{{sdir}}/parts/{{image}}.json",
         npz=f"{PA_DIR}/{{sdir}}/parts/{{image}}.npz",
     log:
@@ -220,8 +229,9 @@ rule parta_sdedit:
         image="|".join(PARTA["images"]),
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_sdedit", gpu=True),
     params:
         **PA.model_params(),
         i_start=PARTA["sdedit"]["i_start"],
@@ -237,7 +247,7 @@ rule parta_inpaint:
         unpack(pa_inputs(lambda w: PA.image_inputs(w.image))),
         lib=script_lib("parta_inpaint"),
     output:
-        cells=PA.cells("a1_7_2", "{image}"),
+        cells=parta_report_cells("a1_7_2", "{image}"),
         part=f"{PA_DIR}/a1_7_2/parts/{{image}}.json",
         npz=f"{PA_DIR}/a1_7_2/parts/{{image}}.npz",
     log:
@@ -248,8 +258,9 @@ rule parta_inpaint:
         image="|".join(PARTA["images"]),
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_inpaint", gpu=True),
     params:
         **PA.model_params(),
         mask=lambda w: PA.inpaint_spec(w.image),
@@ -265,7 +276,7 @@ rule parta_pair:
         unpack(pa_model_inputs),
         lib=script_lib("parta_pair"),
     output:
-        cells=PA.cells("a1_8", "{pair}", under="{sdir}"),
+        cells=parta_report_cells("a1_8", "{pair}", under="{sdir}"),
         part=f"{PA_DIR}/{{sdir}}/parts/{{pair}}.json",
         npz=f"{PA_DIR}/{{sdir}}/parts/{{pair}}.npz",
     log:
@@ -277,8 +288,9 @@ rule parta_pair:
         pair="[A-Za-z0-9][A-Za-z0-9_-]*",
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
     resources:
-        gpu=gpus(),
+        **sized("parta_pair", gpu=True),
     params:
         **PA.model_params(),
         kind=pa_pair_param("kind"),
@@ -305,6 +317,9 @@ rule parta_table:
         sdir="|".join(layout.PARTED),
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("parta_table"),
     params:
         section=lambda w: layout.record(w.sdir).id,
         title=lambda w: PA.title(w.sdir),

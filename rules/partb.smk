@@ -22,6 +22,9 @@ rule noising_grid:
         "benchmarks/rules/noising_grid.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("noising_grid"),
     params:
         section=figure_section("noising"),
         noising=PARTB["noising"],
@@ -43,11 +46,9 @@ checkpoint calibrate:
         "benchmarks/rules/calibrate.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: LAYOUT_CORES
+    threads: THREADS
     resources:
-        gpu=gpus(),
-        mem_mb=2000,  # a few D=32 training steps per candidate (~0.8 GB peak per process)
-        runtime=10,
+        **sized("calibrate", gpu=True),
     params:
         amp_bf16=PARTB["amp_bf16"],
         threads=PARTB["train_threads"],
@@ -78,7 +79,7 @@ rule train:
         "../envs/fundiff.yaml"
     threads: train_threads
     resources:
-        gpu=gpus(),
+        **sized("train", gpu=True),
     params:
         train=train_params,
         device=config["device"],
@@ -107,6 +108,9 @@ rule loss_curve:
         "benchmarks/rules/loss_curve_{model}.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("loss_curve"),
     params:
         section=section_of("loss"),
         train=train_params,
@@ -136,6 +140,9 @@ rule denoise_test:
         "benchmarks/rules/denoise_test_{epoch}.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("denoise_test"),
     params:
         section=figure_section("denoised", "denoiser"),
         sigma=PARTB["denoiser"]["sigma"],
@@ -168,6 +175,9 @@ rule denoise_ood:
         "benchmarks/rules/denoise_ood.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("denoise_ood"),
     params:
         section=figure_section("ood", "denoiser"),
         sigmas=PARTB["denoiser"]["ood_sigmas"],
@@ -206,7 +216,7 @@ rule sample:
         "../envs/fundiff.yaml"
     threads: sample_threads
     resources:
-        gpu=gpus(),
+        **sized("sample", gpu=True),
     params:
         section=section_of("samples"),
         sample=per_model(settings.sample_settings),
@@ -242,7 +252,7 @@ rule sampling_gif:
         "../envs/fundiff.yaml"
     threads: sample_threads
     resources:
-        gpu=gpus(),
+        **sized("sampling_gif", gpu=True),
     params:
         section=figure_section("gif"),
         gif=PARTB["gif"],

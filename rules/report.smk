@@ -5,6 +5,7 @@
 rule report:
     """The writeup (HTML + Markdown twin) with provenance; images linked relative to results/."""
     input:
+        unpack(lambda w: {"models": PA_MODELS} if PA_BACKEND == "deepfloyd" else {}),
         tables=report_tables(),
         figures=report_figures(),
         checkpoints=partb_checkpoints(),
@@ -27,6 +28,9 @@ rule report:
         "benchmarks/rules/report.tsv"
     conda:
         "../envs/fundiff.yaml"
+    threads: 1
+    resources:
+        **sized("report"),
     params:
         preset=config["preset"],
         seed=config["seed"],

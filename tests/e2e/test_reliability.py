@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from fundiff.report.render import strip_run_info
-from tests.helpers.workflow import SNAKEMAKE, copy_workflow, run_snakemake
+from tests.helpers.workflow import bare_python, copy_workflow, run_snakemake, without_pythonpath
 
 pytestmark = pytest.mark.e2e
 
@@ -73,9 +73,9 @@ def test_hard_kill_then_rerun_resumes_bit_identical(tmp_path):
 
     wd = copy_workflow(tmp_path / "crashed")
     (wd / "crash.yaml").write_text(CRASH_CONFIG)
-    env = {**os.environ, "PYTHONPATH": str(wd / "src")}
+    env = without_pythonpath(os.environ)  # as run_snakemake: the workflow finds its src/
     proc = subprocess.Popen(
-        [*SNAKEMAKE, *_train_target(wd)],
+        [str(bare_python()), "-m", "snakemake", *_train_target(wd)],
         cwd=wd,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,19 +1,24 @@
-"""The tiny preset on a real (one-node, local) Slurm with profiles/slurm, GPU rules asking for a GPU.
+"""The tiny preset on a real (one-node, local) Slurm with profiles/slurm, as a user runs it: no
+--max-threads, no partition given for CPU jobs (the cluster's default), GPU jobs on their own
+partition (FUNDIFF_SLURM_GPU_PARTITION), light rules on the submit host.
 
 One Snakemake run on the cluster feeds every test here. Needs root; installs slurm-wlm + munge with
-apt-get if missing (see tests/helpers/slurm_cluster.py). Skipped, with the reason, only where that cannot
-work.
+apt-get if missing (see tests/helpers/slurm_cluster.py); FUNDIFF_SKIP_SYSTEM_TESTS=1 skips it. Skipped,
+with the reason, only where that cannot work.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
 
 import pytest
 
-from tests.helpers.slurm_cluster import PARTITION, SlurmCluster, unavailable_reason
+from fundiff.workflow import resources
+from tests.helpers.dryrun import merged_config
+from tests.helpers.slurm_cluster import GPU_PARTITION, PARTITION, SlurmCluster, unavailable_reason
 from tests.helpers.workflow import copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.e2e
@@ -26,15 +31,17 @@ GPU_RULES = {
     "parta_sample", "parta_cfg", "parta_sdedit", "parta_inpaint", "parta_pair",
     "eval_parta_denoise", "eval_parta_illusions",
 }  # fmt: skip
-# ... and the CPU-only ones.
-CPU_RULES = {
-    "mnist", "noising_grid", "loss_curve", "denoise_test", "denoise_ood",
-    "parta_image", "parta_table", "report",
+# ... the CPU-only cluster jobs ...
+CPU_RULES = {"denoise_test", "denoise_ood"}
+# ... and the light rules, run on the submit host (localrules in the Snakefile).
+LOCAL_RULES = {
+    "mnist", "noising_grid", "loss_curve", "parta_image", "parta_table", "report",
     "eval_parta_sdedit", "eval_parta_inpaint", "eval_parta_summary", "benchmarks_table",
 }  # fmt: skip
 # The tiny preset made leaner still (Slurm adds seconds per job; the work itself is not the point):
 # 1 epoch per model on 200 training digits, one sample grid per model, 30 diffusion steps.
 LEAN = """\
+threads_per_job: 2
 data: {mnist: {test_per_class: 480}}
 partb:
   schedule: {num_timesteps: 30}
@@ -50,13 +57,13 @@ parta:
   sdedit: {i_start: [1, 2]}
 eval: {parta: {digits: 2, illusion_samples: 2}}
 """
-# The test node has two fake GPUs; cap threads and jobs so the 2-core CI
-# machine is not oversubscribed. Status checks every few seconds instead of the 40 s default.
+# The test node has two fake GPUs, 16 CPUs and 250 GB (more than the machine: Slurm here does
+# not enforce them); --jobs 4 keeps the 2-core CI machine from being oversubscribed. Status checks
+# every few seconds instead of the 40 s default. No --max-threads: each job asks for its rule's threads.
 CONFIG_ARGS = ["--configfile", "configs/tiny.yaml", "slurm_lean.yaml", "--config", "gpus_per_job=1"]
 SLURM_ARGS = [
     "--workflow-profile", "profiles/slurm",
     *CONFIG_ARGS,
-    "--max-threads", "2",
     "--jobs", "4",
     "--slurm-init-seconds-before-status-checks", "2",
     "--seconds-between-status-checks", "2",
@@ -64,6 +71,7 @@ SLURM_ARGS = [
     "--slurm-keep-successful-logs",
     "--verbose",
 ]  # fmt: skip
+ENV = {"FUNDIFF_SLURM_PARTITION": "", "FUNDIFF_SLURM_GPU_PARTITION": GPU_PARTITION}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +86,7 @@ def slurm_run(tmp_path_factory):
         try:
             proc = run_snakemake(
                 wd, *SLURM_ARGS, timeout=900, check=False,
-                env={"FUNDIFF_SLURM_PARTITION": PARTITION},
+                env=ENV,
             )  # fmt: skip
         except subprocess.TimeoutExpired as e:
             raise AssertionError(f"Snakemake on Slurm timed out\n{cluster.logs()}") from e
@@ -109,12 +117,37 @@ def test_every_output_exists_and_is_up_to_date(slurm_run):
     assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-3000:]
 
 
-def test_every_rule_ran_as_a_completed_slurm_job(slurm_run):
+def test_every_rule_ran_as_a_completed_slurm_job_or_locally(slurm_run):
     jobs = slurm_run["jobs"]
     assert {_rule_of(j) for j in jobs} == GPU_RULES | CPU_RULES
     bad = [(j["JobId"], _rule_of(j), j["JobState"]) for j in jobs if j["JobState"] != "COMPLETED"]
     assert not bad, bad
-    assert all(j["Partition"] == PARTITION for j in jobs)
+    # no partition set for CPU jobs: the cluster's default; GPU jobs on the GPU partition
+    for j in jobs:
+        want = GPU_PARTITION if _rule_of(j) in GPU_RULES else PARTITION
+        assert j["Partition"] == want, (_rule_of(j), j["JobId"], j["Partition"])
+    ran_locally = set(re.findall(r"^localrule (\w+):", slurm_run["text"], re.M)) - {"all"}
+    assert ran_locally == LOCAL_RULES, ran_locally ^ LOCAL_RULES
+
+
+def test_jobs_asked_slurm_for_their_rules_cpus_memory_and_time(slurm_run):
+    """Slurm's own record (scontrol) of what a training, an evaluation and a CPU job asked for:
+    the rule's threads (the calibrated layout within threads_per_job, or the cap itself), and
+    the memory and time limit of fundiff.workflow.resources for this preset (first attempt)."""
+    wd = slurm_run["wd"]
+    config = merged_config(["configs/tiny.yaml", "slurm_lean.yaml"], {"gpus_per_job": 1}, root=wd)
+    choice = json.loads((wd / "results/partb/calibration.json").read_text())["choice"]
+    want_cpus = {"train": choice["threads"], "train_classifier": config["threads_per_job"],
+                 "eval_partb": config["threads_per_job"], "denoise_ood": 1}  # fmt: skip
+    by_rule = {_rule_of(j): j for j in slurm_run["jobs"]}
+    for rule, cpus in want_cpus.items():
+        j = by_rule[rule]
+        size = resources.size(config, rule, gpu_capable=rule in GPU_RULES)
+        assert int(j["NumCPUs"]) == cpus, (rule, j["NumCPUs"], cpus)
+        assert j["MinMemoryNode"] == f"{size.mem_mb}M", (rule, j["MinMemoryNode"], size)
+        h, m, _ = (int(x) for x in j["TimeLimit"].split(":"))
+        assert h * 60 + m == size.runtime, (rule, j["TimeLimit"], size)
+    assert int(by_rule["eval_partb"]["NumCPUs"]) == 2  # threads_per_job, never a whole machine
 
 
 def test_gpu_rules_asked_slurm_for_a_gpu(slurm_run):
@@ -139,5 +172,7 @@ def test_gpu_jobs_saw_the_gpu_slurm_gave_them(slurm_run):
     for name in ["train_class_cond", "sample_time_cond_1", "sampling_gif_class_cond"]:
         head = (logs / f"{name}.log").read_text()
         assert re.search(r"CUDA_VISIBLE_DEVICES=\d, SLURM_JOB_ID=\d+", head), (name, head[:500])
-    head = (logs / "loss_curve_denoiser.log").read_text()
+    head = (logs / "denoise_ood.log").read_text()  # a CPU job on the cluster
     assert re.search(r"CUDA_VISIBLE_DEVICES=unset, SLURM_JOB_ID=\d+", head), head[:500]
+    head = (logs / "loss_curve_denoiser.log").read_text()  # a local rule: not a Slurm job
+    assert re.search(r"SLURM_JOB_ID=none", head), head[:500]

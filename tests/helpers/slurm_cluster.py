@@ -26,7 +26,9 @@ GRES_CONF = ETC / "gres.conf"
 MARKER = "# written by fundiff tests/helpers/slurm_cluster.py"
 PACKAGES = ["slurm-wlm", "munge"]
 BINARIES = ["munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol"]
-PARTITION = "debug"
+PARTITION = "debug"  # the default partition
+GPU_PARTITION = "gpu"  # a second partition on the same node, for FUNDIFF_SLURM_GPU_PARTITION
+SKIP_ENV = "FUNDIFF_SKIP_SYSTEM_TESTS"
 
 
 def _run(cmd: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
@@ -35,6 +37,8 @@ def _run(cmd: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
 
 def unavailable_reason() -> str | None:
     """Why a local Slurm cannot be set up here, or None. Installs the packages with apt if needed."""
+    if os.environ.get(SKIP_ENV, "") not in ("", "0"):
+        return f"{SKIP_ENV} is set (this test installs slurm-wlm and munge system-wide as root)"
     if os.name != "posix" or os.geteuid() != 0:
         return "a local Slurm needs root (slurmd/slurmctld run as root, packages come from apt)"
     if CONF.exists() and MARKER not in CONF.read_text():
@@ -120,6 +124,7 @@ ReturnToService=2
 MpiDefault=none
 NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb} Gres=gpu:{self.gpus} State=UNKNOWN
 PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
+PartitionName={GPU_PARTITION} Nodes={self.node} Default=NO MaxTime=INFINITE State=UP
 """
         )
         # Fake GPUs: any existing device file will do (Count without File leaves the node INVAL).
@@ -179,7 +184,8 @@ PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=U
         """Cancel leftover jobs, stop the daemons (by PID), remove the config files we wrote."""
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
             try:
-                _run(["scancel", "--full", "--partition", PARTITION], timeout=15)
+                for partition in (PARTITION, GPU_PARTITION):
+                    _run(["scancel", "--full", "--partition", partition], timeout=15)
             except subprocess.TimeoutExpired:
                 pass
         for name in ("slurmd", "slurmctld", "munged"):

@@ -16,7 +16,6 @@ import shutil
 import signal
 import site
 import subprocess
-import sys
 import sysconfig
 import tempfile
 import venv
@@ -24,7 +23,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # The test process's own interpreter, fundiff installed (for runs that must not use bare_python).
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # What bare_python must (and must not) be able to import; run once when it is built.
 _PROBE = """
 import importlib.util, json, snakemake, torch

@@ -37,6 +37,8 @@ def train_choice(device, cores: int, jobs: int, amp, threads, train: dict) -> tu
     "auto" | int, ``train``: the speed-relevant settings (diffusion.settings.calibration_settings)."""
     if device.type == "cuda":
         return [], {"amp_bf16": amp is not False, "threads": cores}
+    if device.type == "mps":  # fp32 only (no bf16 autocast on Apple's Metal here): nothing to time
+        return [], {"amp_bf16": False, "threads": cores}
     if amp in (True, False) and threads != "auto":  # fixed by the config: nothing to choose
         return [], {"amp_bf16": amp is True and cpu_has_native_bf16(), "threads": int(threads)}
     # bf16 is a candidate when asked for ("auto"), or asked for and native on this CPU
@@ -51,6 +53,8 @@ def sample_choice(device, cores: int, sample_amp, threads, train: dict) -> tuple
     """(measurements, {"sample_bf16", "sample_threads"}) of the sampling jobs."""
     if device.type == "cuda":
         return [], {"sample_bf16": sample_amp is True, "sample_threads": cores}
+    if device.type == "mps":
+        return [], {"sample_bf16": False, "sample_threads": cores}
     if sample_amp in (True, False) and threads != "auto":  # fixed by the config
         return [], {"sample_bf16": bool(sample_amp), "sample_threads": int(threads)}
     cands = layout_candidates(cores, cores, sample_amp is not False)

@@ -351,7 +351,11 @@ def measure_layout(cfg: TrainConfig, threads: int, concurrent: int, what: str = 
         finally:
             torch.set_num_threads(before)
     # fresh interpreters (not multiprocessing: it would re-run a Snakemake script's __main__)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    # with this fundiff first on their path: a conda job's environment has no PYTHONPATH
+    # (Snakemake drops it there) and the project need not be installed
+    lib = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(filter(None, [lib, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": path}
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "fundiff.diffusion.train"],

@@ -417,11 +417,14 @@ def pair_params(config: dict, folder: str, pair: str) -> dict:
 
 
 def backend(config: dict) -> dict:
-    """Backend config for the scripts (plain dict); mnist adds its final-epoch checkpoint."""
+    """Backend config for the scripts (plain dict); mnist adds its final-epoch checkpoint,
+    deepfloyd the manifest of the fetched models (loaded from there, never re-resolved)."""
     out = dict(config["parta"]["backend"])
     if out["name"] == "mnist":
         epochs = config["partb"]["class_cond"]["epochs"]
         out["checkpoint"] = f"results/partb/class_cond/epochs/epoch_{epochs:03d}.pt"
+    elif out["name"] == "deepfloyd":
+        out["models"] = f"{PA_DIR}/models.json"  # the fetch_models rule's manifest
     return out
 
 

@@ -1,0 +1,148 @@
+"""What each rule asks the machine or the cluster for: CPU threads, memory (MB) and time (minutes).
+
+Every rule declares ``threads:`` and ``resources: **sized(rule)`` (rules/common.smk), which come
+from here, torch-free. Locally Snakemake lowers threads to ``--cores`` and mem_mb / runtime only
+count against ``--resources`` limits; on Slurm they become ``--cpus-per-task``, ``--mem`` and
+``--time`` of each job (snakemake-executor-plugin-slurm), and ``gpu`` becomes ``--gpus``.
+
+**Threads.** Never the whole ``--cores`` (on a cluster that is the sum over all jobs): a compute
+rule takes config ``threads_per_job`` at most (:func:`compute_threads`), the training and sampling
+rules the layout that the ``calibrate`` checkpoint measured within that cap, and the light rules
+(tables, plots, downloads, the report; ``localrules`` in the Snakefile) one thread.
+
+**Memory and time.** The CPU numbers are each job's measured peak resident memory and wall time on
+the embedded preset (:data:`MEASURED`: ``python benchmarks/cold_run.py``, Snakemake ``benchmark:``
+files, ``benchmarks/results/cold_run_amd_epyc_rule_peaks.json``, 2-core AMD EPYC), with headroom
+(:data:`MEM_HEADROOM`, :data:`TIME_HEADROOM`); a preset that loads full MNIST or runs on a GPU adds
+what that costs in host memory (:data:`FULL_MNIST_MB`, :data:`CUDA_HOST_MB`) and takes GPU time
+limits (:data:`GPU_MINUTES`); the DeepFloyd rules take sizes from the model sizes
+(the published sizes: T5-XXL 9.8 GB in fp16, IF-I-L 1.8 GB, IF-II-L 2.5 GB). Both
+are multiplied by the attempt number, so a job that ran out of memory or time gets twice as much
+on its retry (``retries:`` in profiles/slurm).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MEM_HEADROOM = 1.5  # x the measured peak
+TIME_HEADROOM = 4.0  # x the measured wall time (slower CPUs: our two 2-core kinds differ ~2x)
+MIN_MEM_MB = 1000
+MIN_MINUTES = 5
+FULL_MNIST_MB = 1500  # 70,000 digits as float32 (220 MB) and its copies, for rules that load them
+CUDA_HOST_MB = 3000  # CUDA context, cuDNN / cuBLAS and the allocator's host side
+
+# Per rule: (peak resident MB, wall seconds) of its largest job in the embedded preset.
+MEASURED: dict[str, tuple[float, float]] = {
+    "mnist": (400, 5),
+    "parta_image": (400, 5),
+    "noising_grid": (400, 5),
+    "calibrate": (900, 40),
+    "train": (900, 340),
+    "loss_curve": (300, 5),
+    "denoise_test": (500, 5),
+    "denoise_ood": (500, 5),
+    "sample": (600, 40),
+    "sampling_gif": (600, 15),
+    "train_classifier": (700, 10),
+    "eval_sample_time": (700, 85),
+    "eval_sample_cfg": (800, 240),
+    "eval_partb": (800, 20),
+    "parta_a0": (600, 10),
+    "parta_forward": (600, 10),
+    "parta_iterative": (600, 10),
+    "parta_sample": (600, 10),
+    "parta_sdedit": (600, 10),
+    "parta_inpaint": (600, 10),
+    "parta_pair": (600, 10),
+    "parta_table": (300, 5),
+    "eval_parta_denoise": (600, 10),
+    "eval_parta_sdedit": (400, 5),
+    "eval_parta_inpaint": (400, 5),
+    "eval_parta_illusions": (600, 20),
+    "eval_parta_summary": (200, 5),
+    "benchmarks_table": (300, 5),
+    "report": (400, 10),
+}
+
+# Rules that read the whole MNIST tensor file (host memory grows with torchvision's 70,000 digits).
+LOADS_MNIST = {"mnist", "noising_grid", "calibrate", "train", "denoise_test", "denoise_ood",
+               "train_classifier", "eval_partb", "eval_parta_denoise"}  # fmt: skip
+
+# Time limits (minutes) on a GPU for the rules that can use one (fa24: D=128 / D=64 on 60,000
+# digits; 81 s for the three trainings on an H200 with CUDA graphs, much longer on a small GPU
+# or eager): generous, as a queue wait costs less than a job killed at its limit.
+GPU_MINUTES = {"train": 120, "train_classifier": 30, "eval_sample_cfg": 60, "eval_sample_time": 30}
+GPU_DEFAULT_MINUTES = 20
+
+# DeepFloyd IF (Part A on the deepfloyd backend): host memory while weights are loaded (fp16
+# safetensors are read on the host before they move to the GPU) and time per job.
+DEEPFLOYD = {
+    "encode_prompts": (24000, 60),  # T5-XXL encoder, 9.8 GB in fp16
+    "fetch_models": (4000, 240),  # downloads ~14 GB (stage I L, stage II L, T5-XXL)
+}
+DEEPFLOYD_MODEL_RULE = (12000, 60)  # IF-I-L (1.8 GB) + IF-II-L (2.5 GB) UNets, no T5
+PARTA_MODEL_RULES = {"parta_a0", "parta_forward", "parta_iterative", "parta_sample",
+                     "parta_sdedit", "parta_inpaint", "parta_pair", "eval_parta_denoise"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Size:
+    """A rule's first-attempt request: memory in MB, time limit in minutes."""
+
+    mem_mb: int
+    runtime: int
+
+
+def _round_up(x: float, step: int) -> int:
+    return int(math.ceil(x / step) * step)
+
+
+def uses_gpu(config: Mapping) -> bool:
+    """Whether the preset runs its models on a GPU (device cuda, or GPUs requested per job)."""
+    return str(config["device"]).startswith("cuda") or config["gpus_per_job"] > 0
+
+
+def size(config: Mapping, rule: str, gpu_capable: bool = False) -> Size:
+    """The memory and time one job of ``rule`` asks for under ``config``'s preset
+    (``gpu_capable``: the rule runs its model on the GPU when the preset has one)."""
+    if rule in DEEPFLOYD:  # the deepfloyd backend's own rules
+        return Size(*DEEPFLOYD[rule])
+    if rule in PARTA_MODEL_RULES and config["parta"]["backend"]["name"] == "deepfloyd":
+        return Size(*DEEPFLOYD_MODEL_RULE)
+    if rule not in MEASURED:
+        raise KeyError(f"no size for rule '{rule}': add it to fundiff.workflow.resources.MEASURED")
+    peak_mb, seconds = MEASURED[rule]
+    mem = peak_mb * MEM_HEADROOM
+    if rule in LOADS_MNIST and config["data"]["mnist"]["source"] == "torchvision":
+        mem += FULL_MNIST_MB
+    if gpu_capable and uses_gpu(config):
+        mem += CUDA_HOST_MB
+        minutes = GPU_MINUTES.get(rule, GPU_DEFAULT_MINUTES)
+    else:
+        minutes = seconds * TIME_HEADROOM / 60
+    return Size(_round_up(max(mem, MIN_MEM_MB), 500), _round_up(max(minutes, MIN_MINUTES), 5))
+
+
+def compute_threads(config: Mapping) -> int:
+    """CPU threads of one compute job: config ``threads_per_job`` (the cap of every rule)."""
+    return int(config["threads_per_job"])
+
+
+def slurm(env: Mapping[str, str], gpu: bool) -> dict:
+    """Slurm placement from the environment, for the rules' resources (empty when unset, so the
+    cluster's default partition and the user's default account apply):
+    FUNDIFF_SLURM_PARTITION, FUNDIFF_SLURM_GPU_PARTITION (jobs that ask for a GPU; falls back to
+    the first) and FUNDIFF_SLURM_ACCOUNT."""
+    out = {}
+    partition = env.get("FUNDIFF_SLURM_PARTITION", "").strip()
+    if gpu:
+        partition = env.get("FUNDIFF_SLURM_GPU_PARTITION", "").strip() or partition
+    if partition:
+        out["slurm_partition"] = partition
+    account = env.get("FUNDIFF_SLURM_ACCOUNT", "").strip()
+    if account:
+        out["slurm_account"] = account
+    return out
