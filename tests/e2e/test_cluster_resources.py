@@ -8,6 +8,7 @@ fundiff.workflow.resources, `gpu` = gpus_per_job exactly for the rules that can 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,45 @@ def test_profile_sets_no_cores_and_retries_with_larger_sizes():
     assert "cores" not in profile and "set-threads" not in profile
     assert profile["retries"] >= 1
     assert Path(REPO / "profiles/slurm/profile.yaml").read_text().count("$") == 0
+
+
+def _job_sizes(text: str) -> dict[str, dict]:
+    """{benchmark file stem: the job's resources} of a dry run."""
+    return {Path(j["benchmark"]).stem: j["resources"] for j in dry_run_jobs(text) if j["benchmark"]}
+
+
+def test_sizes_cover_the_committed_measurement_with_headroom(tmp_path):
+    """Each job of the embedded preset asks for at least MEM_HEADROOM x the peak memory and
+    TIME_HEADROOM x the wall time measured for it (benchmarks/results: the peaks run, and the
+    quiet run's seconds where it has the job). The layout is given, so the dry run plans every job."""
+    wd = copy_workflow(tmp_path)
+    choice = {"amp_bf16": False, "threads": 1, "sample_bf16": False, "sample_threads": 1}
+    (wd / "results/partb").mkdir(parents=True)
+    (wd / "results/partb/calibration.json").write_text(json.dumps({"choice": choice}))
+    proc = run_snakemake(wd, "-n", "--cores", "2")
+    sizes = _job_sizes(proc.stdout + proc.stderr)
+    results = REPO / "benchmarks/results"
+    peaks = json.loads((results / "cold_run_amd_epyc_rule_peaks.json").read_text())
+    quiet = json.loads((results / "cold_run_amd_epyc.json").read_text())["rule_seconds"]
+    measured = peaks["rule_peak_rss_mb"]
+    assert set(measured) - {"calibrate"} <= set(sizes), set(measured) - set(sizes)
+    for job, peak in measured.items():
+        res = sizes.get(job) or resources.size(merged_config([]), job, gpu_capable=True).__dict__
+        assert res["mem_mb"] >= peak * resources.MEM_HEADROOM, (job, peak, res)
+        seconds = quiet.get(job, peaks["rule_seconds"][job])
+        assert res["runtime"] * 60 >= seconds * resources.TIME_HEADROOM, (job, seconds, res)
+
+
+def test_tiny_run_jobs_stayed_within_their_memory(tiny_run):
+    """The session's tiny run: every job's measured peak (its benchmark: file) is below the
+    mem_mb it declared, so on a cluster none would have been killed for memory."""
+    proc = run_snakemake(tiny_run, "-n", "--forceall", "--configfile", "configs/tiny.yaml")
+    sizes = _job_sizes(proc.stdout + proc.stderr)
+    checked = 0
+    for tsv in (tiny_run / "benchmarks/rules").glob("*.tsv"):
+        row = dict(zip(*[ln.split("\t") for ln in tsv.read_text().splitlines()[:2]], strict=True))
+        if row["max_rss"] == "NA":
+            continue
+        assert float(row["max_rss"]) <= sizes[tsv.stem]["mem_mb"], (tsv.stem, row, sizes[tsv.stem])
+        checked += 1
+    assert checked >= 40, checked

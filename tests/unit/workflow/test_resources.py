@@ -21,7 +21,7 @@ def test_cpu_sizes_are_the_measured_peak_with_headroom_rounded_up():
     assert s.mem_mb >= peak * resources.MEM_HEADROOM and s.mem_mb % 500 == 0
     assert s.mem_mb - peak * resources.MEM_HEADROOM < 500
     assert s.runtime * 60 >= seconds * resources.TIME_HEADROOM and s.runtime % 5 == 0
-    assert size(EMBEDDED, "parta_table") == Size(resources.MIN_MEM_MB, resources.MIN_MINUTES)
+    assert size(EMBEDDED, "report") == Size(resources.MIN_MEM_MB, resources.MIN_MINUTES)
 
 
 def test_every_measured_rule_has_a_size_and_an_unknown_rule_is_a_clear_error():
