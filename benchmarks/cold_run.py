@@ -76,6 +76,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--configfile", default=None)
     ap.add_argument("--name", default=None, help="result name (default: cpu model slug)")
     ap.add_argument("--keep", default=None, help="copy the run's results/ here afterwards")
+    ap.add_argument("--conditions", default=None,
+                    help="how the machine was loaded, shown in the benchmark table")  # fmt: skip
     args = ap.parse_args(argv)
     model = cpu_model()
     name = args.name or re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")
@@ -108,6 +110,7 @@ def main(argv=None) -> dict:
                 "python": platform.python_version(),
             },
             "git": commit,
+            **({"conditions": args.conditions} if args.conditions else {}),
             "wall_seconds": round(cold, 1),
             "dry_run_seconds": round(dry, 2),
             "jobs": proc.stderr.count("Finished jobid"),

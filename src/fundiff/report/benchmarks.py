@@ -171,7 +171,8 @@ def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
     )
     q = d.get("quality") or {}
     cc, tc = q.get("class_cond") or {}, q.get("time_cond") or {}
-    notes = [f"{d.get('jobs', '?')} jobs"]
+    notes = [str(d["conditions"])] if d.get("conditions") else []  # e.g. measured under load
+    notes.append(f"{d.get('jobs', '?')} jobs")
     if _num(cc.get("accuracy")) is not None:
         notes.append(
             f"class_cond at CFG {cc.get('guidance_scale', '?'):g}: {cc['accuracy']:.1%} right, "
@@ -186,6 +187,10 @@ def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
     slowest = sorted((d.get("rule_seconds") or {}).items(), key=lambda kv: -kv[1])[:3]
     if slowest:
         notes.append("slowest: " + ", ".join(f"{k} {v:.0f} s" for k, v in slowest))
+    peaks = d.get("rule_peak_rss_mb") or {}
+    if peaks:
+        job = max(peaks, key=peaks.get)
+        notes.append(f"largest job peak memory {peaks[job]:.0f} MB ({job})")
     return [
         _row(
             name,

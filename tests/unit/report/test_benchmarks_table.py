@@ -207,6 +207,12 @@ def test_cold_run_row_names_the_machine_layout_and_scores(tmp_path):
     assert "sampling bf16" in r["variants"]
     assert "99.5% right" in r["note"] and "n = 200" in r["note"]
     assert "slowest: train_class_cond 200 s, train_time_cond 190 s" in r["note"]
+    assert "largest job peak" not in r["note"]
+    d |= {"conditions": "under load", "rule_peak_rss_mb": {"calibrate": 2375.3, "mnist": 700.0}}
+    path.write_text(json.dumps(d))
+    note = bs.summarize(path)[0][0]["note"]
+    assert note.startswith("under load; 70 jobs")
+    assert note.endswith("largest job peak memory 2375 MB (calibrate)")
 
 
 def test_caption_says_how_to_read_the_table_and_what_was_skipped():
