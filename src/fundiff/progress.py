@@ -79,10 +79,13 @@ def progress(
     total: int | None = None,
     file=None,
     mininterval: float = MININTERVAL,
+    initial: int = 0,
+    disable: bool = False,
 ):
     """A throttled tqdm bar over ``iterable`` (or, without one, ``total`` steps advanced with
-    ``update()``), named ``desc``, writing to the rule's log. Use it as a context manager (or
-    ``close()`` it) so the last line is written."""
-    if tqdm is None:
+    ``update()``, starting at ``initial``: a resumed run), named ``desc``, writing to the rule's
+    log. Use it as a context manager (or ``close()`` it) so the last line is written."""
+    if tqdm is None or disable:
         return _Silent(iterable)
-    return tqdm(iterable, total=total, **bar_options(desc, file, mininterval))
+    opts = bar_options(desc, file, mininterval)
+    return tqdm(iterable, total=total, initial=initial, **opts)

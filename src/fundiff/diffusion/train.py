@@ -39,26 +39,12 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-try:
-    from tqdm import tqdm
-except ImportError:  # a bare GPU box (torch + numpy only) runs the benchmarks without tqdm
-
-    class tqdm:  # noqa: N801 - stands in for tqdm.tqdm
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def update(self, n=1):
-            pass
-
-        def close(self):
-            pass
-
-
 from fundiff.device import determinism_facts
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.unet import UNet
 from fundiff.errors import CheckpointError, UserError, first_line
 from fundiff.io import torch_save, write_bytes
+from fundiff.progress import progress as progress_bar
 from fundiff.seeds import offset_seed
 
 TASKS = ("denoiser", "time", "class")
@@ -651,11 +637,10 @@ def train(
         if uses_cuda_graph(cfg, device)
         else None
     )
-    bar = tqdm(
+    bar = progress_bar(
         total=cfg.epochs * steps_per_epoch,
         initial=start_epoch * steps_per_epoch,
         desc=f"train {cfg.task}",
-        mininterval=5,
         disable=not progress,
     )
     step = start_epoch * steps_per_epoch

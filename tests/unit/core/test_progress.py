@@ -129,3 +129,19 @@ def test_part_b_and_metric_sampling_report_their_steps(monkeypatch):
     assert "DDPM sampling, batch 2:" in text and "6/6" in text
     assert "DDPM sampling, CFG 5, batch 3:" in text
     assert "iterative denoising from t 250, batch 2:" in text
+
+
+def test_a_resumed_bar_starts_at_initial_and_a_disabled_one_writes_nothing():
+    import io
+
+    from fundiff.progress import progress
+
+    buf = io.StringIO()
+    with progress(total=10, initial=4, desc="train class", file=buf, mininterval=0) as bar:
+        bar.update(6)
+    lines = buf.getvalue().splitlines()
+    assert lines[0].startswith("train class:") and "4/10" in lines[0] and "10/10" in lines[-1]
+    quiet = io.StringIO()
+    with progress(total=10, file=quiet, disable=True) as bar:
+        bar.update(10)
+    assert quiet.getvalue() == ""
