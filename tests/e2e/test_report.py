@@ -310,15 +310,25 @@ def test_markdown_twin_has_no_broken_links(tiny_run):
 
 @e2e
 def test_page_in_headless_chromium(tiny_run):
-    from tests.helpers.chromium import ensure_chromium, inspect_page
+    from tests.helpers.chromium import (
+        SMALL_TOP,
+        SMALL_WIDTH,
+        ensure_chromium,
+        inspect_page,
+        system_tests_skipped,
+    )
 
-    chromium, why = ensure_chromium()
+    why = system_tests_skipped()
+    chromium = None
+    if why is None:
+        chromium, why = ensure_chromium()
     if chromium is None:
         print(f"\n\n*** SKIPPING THE BROWSER TEST: {why} ***\n")
         pytest.skip(f"NO BROWSER: {why}")
     page = tiny_run / "results/report/index.html"
     shot = tiny_run / "results/report/screenshot.png"
-    state = inspect_page(chromium, page.as_uri(), shot)
+    small = tiny_run / "results/report/screenshot_small.png"
+    state = inspect_page(chromium, page.as_uri(), shot, small_screenshot=small)
     assert state["images"], "no <img> on the page"
     broken = [i["src"] for i in state["images"] if i["naturalWidth"] <= 0]
     assert broken == [], f"images that did not load: {broken}"
@@ -331,6 +341,32 @@ def test_page_in_headless_chromium(tiny_run):
     assert "Provenance" in state["headings"]
     with Image.open(shot) as im:
         assert im.width == 1200 and im.height > 2000
+        full_top = np.asarray(im.convert("L").crop((0, 0, 1200, SMALL_TOP)), dtype=float)
+    # the small screenshot is the top of the same page, README-sized
+    assert small.stat().st_size < 300_000
+    with Image.open(small) as im:
+        assert im.size == (SMALL_WIDTH, SMALL_TOP * SMALL_WIDTH // 1200)
+        small_px = np.asarray(im.convert("L"), dtype=float)
+    full_small = np.asarray(
+        Image.fromarray(full_top.astype(np.uint8)).resize(im.size, Image.Resampling.BOX), float
+    )
+    assert small_px.std() > 10, "the small screenshot is blank"
+    assert np.abs(small_px - full_small).mean() < 8, "the small screenshot is not the page's top"
+
+
+@pytest.mark.parametrize(("value", "skipped"), [(None, False), ("0", False), ("1", True)])
+def test_system_package_tests_skip_on_request(monkeypatch, value, skipped):
+    """FUNDIFF_SKIP_SYSTEM_TESTS (README) skips the browser test before anything is installed."""
+    from tests.helpers.chromium import SKIP_ENV, system_tests_skipped
+
+    if value is None:
+        monkeypatch.delenv(SKIP_ENV, raising=False)
+    else:
+        monkeypatch.setenv(SKIP_ENV, value)
+    why = system_tests_skipped()
+    assert (why is not None) == skipped
+    if skipped:
+        assert SKIP_ENV in why and "apt-get" in why
 
 
 @e2e
