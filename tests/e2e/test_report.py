@@ -8,7 +8,6 @@ import json
 import os
 import re
 import urllib.parse
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -367,20 +366,6 @@ def test_system_package_tests_skip_on_request(monkeypatch, value, skipped):
     assert (why is not None) == skipped
     if skipped:
         assert SKIP_ENV in why and "apt-get" in why
-
-
-@e2e
-def test_snakemake_native_report(tiny_run):
-    run_snakemake(tiny_run, "--report", "results/report.zip", "--configfile", "configs/tiny.yaml")
-    with zipfile.ZipFile(tiny_run / "results/report.zip") as z:
-        names = z.namelist()
-        assert any(n.endswith("report.html") for n in names)
-        assert sum(n.endswith((".png", ".gif")) for n in names) >= 10
-        blob = "".join(
-            z.read(n).decode(errors="replace") for n in names if n.endswith((".html", ".js"))
-        )
-    for needle in ("Part B", "B1.2 Adding noise", "B3 Bells"):
-        assert needle in blob, needle
 
 
 def job_stats(text: str) -> dict[str, int]:
