@@ -30,12 +30,16 @@ def rule_blocks(repo: Path = REPO) -> dict[str, tuple[str | None, str]]:
     return out
 
 
-def _field(rule: str, blocks: dict, pattern: re.Pattern) -> str | None:
+def _match(rule: str, blocks: dict, pattern: re.Pattern) -> re.Match | None:
+    """``pattern`` in the rule's text, else in the rule it is derived from (``use rule``)."""
     parent, body = blocks[rule]
     m = pattern.search(body)
-    if m:
-        return m.group(1)
-    return _field(parent, blocks, pattern) if parent else None
+    return _match(parent, blocks, pattern) if m is None and parent else m
+
+
+def _field(rule: str, blocks: dict, pattern: re.Pattern) -> str | None:
+    m = _match(rule, blocks, pattern)
+    return m.group(1) if m else None
 
 
 def rule_scripts(repo: Path = REPO) -> dict[str, str]:
@@ -49,3 +53,25 @@ def rule_libs(repo: Path = REPO) -> dict[str, str | None]:
     """{rule: the script named in its ``lib=script_lib(...)`` input} for every script rule."""
     blocks = rule_blocks(repo)
     return {r: _field(r, blocks, _LIB) for r in rule_scripts(repo)}
+
+
+_BENCH = re.compile(r'benchmark:\s*\n\s*"benchmarks/rules/([^"]+)\.tsv"')
+_SIZED = re.compile(r'\*\*sized\("(\w+)"(, gpu=True)?\)')
+
+
+def benchmark_rules(repo: Path = REPO) -> list[tuple[re.Pattern, str, str, bool]]:
+    """(pattern of the rule's benchmark file stem, rule, the rule its resources are sized as,
+    whether they are the GPU-capable sizes), the most specific pattern first (the most literal
+    characters: ``parta_image_{image}`` before ``parta_{sdir}_{image}``)."""
+    blocks = rule_blocks(repo)
+    out = []
+    for rule in blocks:
+        stem = _field(rule, blocks, _BENCH)
+        sized = _match(rule, blocks, _SIZED)
+        if stem is None or sized is None:
+            continue
+        literal = re.sub(r"\{\w+\}", "", stem)
+        pattern = re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(stem)))
+        out.append((len(literal), pattern, rule, sized.group(1), bool(sized.group(2))))
+    out.sort(key=lambda t: -t[0])
+    return [t[1:] for t in out]
