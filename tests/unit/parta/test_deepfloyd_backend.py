@@ -73,7 +73,6 @@ def test_a0_equals_diffusers_if_pipelines(tiny, steps):
     torch.testing.assert_close(x, ref1, rtol=0, atol=1e-5)
     torch.testing.assert_close(up, ref2, rtol=0, atol=1e-5)
     assert x.abs().max() <= 1.0  # the scheduler's dynamic thresholding bounds x0 at t = 0
-    assert not torch.allclose(x[0], x[1], atol=1e-3)  # the prompts' embeddings reached the UNet
 
 
 def _floors() -> dict[str, Version | None]:
