@@ -1,13 +1,13 @@
 """Rule parta_a0: A0 text-to-image for every configured prompt with N steps (fixed seed).
 
-Stage I is our own CFG loop over diffusers' "leading" timesteps for N steps; with DeepFloyd,
-stage II (IFSuperResolutionPipeline) upsamples the results (mnist has no stage II).
+:func:`fundiff.parta.loops.a0`: with DeepFloyd, the spec's call (diffusers' IFPipeline for
+stage I, IFSuperResolutionPipeline for stage II, cached embeddings); with mnist, our own CFG
+loop of exactly N model calls ending at t = 0 (no stage II).
 """
 
 from pathlib import Path
 
 from fundiff.parta import layout, loops
-from fundiff.seeds import offset_seed
 from fundiff.workflow.runner import run
 from fundiff.workflow.script import Table, backend_from_rule
 
@@ -16,17 +16,13 @@ def main(smk, log):
     p = smk.params
     backend = backend_from_rule(smk)
     steps = int(smk.wildcards.steps)
-    ts = loops.leading_timesteps(backend.schedule.num_timesteps, steps)
     prompts = p.a0["prompts"]
-    cond, uncond = backend.encode(prompts), backend.uncond(len(prompts))
-    x = loops.sample_cfg(backend, cond, uncond, ts, loops.generator(p.seed), p.guidance_scale)
+    x, up = loops.a0(backend, prompts, steps, p.a0["stage2_steps"], p.seed, p.guidance_scale)
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)
     table.row(
         f"{steps} steps",
         [table.cell(layout.a0_cell(steps, k), x[k], q) for k, q in enumerate(prompts)],
     )
-    g2 = loops.generator(offset_seed(p.seed, "stage2"))
-    up = backend.upsample(x, prompts, p.a0["stage2_steps"], g2)
     if up is not None:
         table.upscale = 1
         table.row(
@@ -36,7 +32,7 @@ def main(smk, log):
                 for k, q in enumerate(prompts)
             ],
         )
-    log.info("A0: %d prompts, %d steps (%s ... %s)", len(prompts), steps, ts[:3], ts[-2:])
+    log.info("A0: %d prompts, %d steps (%s)", len(prompts), steps, type(backend).__name__)
     table.write_part(smk.output.part)
 
 

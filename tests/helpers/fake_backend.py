@@ -6,6 +6,7 @@ import torch
 from diffusers import DDPMScheduler
 
 from fundiff.diffusion import ddpm
+from fundiff.parta import loops
 
 IF_SCHEDULER = dict(
     num_train_timesteps=1000,
@@ -62,6 +63,11 @@ class FakeBackend:
             return out, None
         eps, v = out.split(self.channels, dim=1)
         return eps, torch.tanh(v)
+
+    def text_to_image(self, prompts, num_inference_steps, guidance_scale, generator):
+        """A0 with our own loop, as the mnist backend does."""
+        cond, uncond = self.encode(prompts), self.uncond(len(prompts))
+        return loops.sample_a0(self, cond, uncond, num_inference_steps, generator, guidance_scale)
 
     def upsample(self, *a, **k):
         return None

@@ -175,14 +175,16 @@ def _sdedit_columns(config: dict) -> list[str]:
 
 def _a0_params(config: dict, rec: Record) -> dict:
     pa = config["parta"]
-    stage2 = (
-        f"IFSuperResolutionPipeline, {pa['a0']['stage2_steps']} steps"
-        if pa["backend"]["name"] == "deepfloyd"
-        else "none: the mnist backend has no stage II"
-    )
+    if pa["backend"]["name"] == "deepfloyd":
+        stage1 = "IFPipeline (the spec's call)"
+        stage2 = f"IFSuperResolutionPipeline, {pa['a0']['stage2_steps']} steps"
+    else:
+        stage1 = "our CFG loop: N model calls, the last at t = 0"
+        stage2 = "none: the mnist backend has no stage II"
     return {
         "prompts": list(pa["a0"]["prompts"]),
         "steps": list(pa["a0"]["steps"]),
+        "stage1": stage1,
         "stage2": stage2,
     }
 

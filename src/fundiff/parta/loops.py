@@ -12,6 +12,7 @@ this module only combines noise estimates (spec sections in brackets):
 * inpaint          after every step x_t' <- m x_t' + (1 - m) q_sample(x_orig, t')      [1.7.2]
 * visual_anagram   eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2, V = flip | rotate180  [1.8]
 * hybrid           eps = lowpass(CFG(x_t, p1)) + highpass(CFG(x_t, p2))                [1.9]
+* a0               text-to-image (the backend's pipeline or sample_a0), then stage II   [0]
 
 Images are in the backend's model space (``backend.to_model``). The learned variance, when the
 backend has one, always comes from p1's conditional branch (as the CS180 starter does). Every
@@ -31,6 +32,7 @@ from fundiff.diffusion.timesteps import frame_steps
 from fundiff.parta.backends import Backend
 from fundiff.parta.views import VIEWS
 from fundiff.progress import progress
+from fundiff.seeds import offset_seed
 
 Prediction = tuple[torch.Tensor, torch.Tensor | None]
 EpsFn = Callable[[torch.Tensor, int], Prediction]
@@ -313,3 +315,36 @@ def leading_timesteps(num_train_timesteps: int, num_inference_steps: int) -> lis
             "training timesteps"
         )
     return ddpm.strided_timesteps((num_inference_steps - 1) * k, k)
+
+
+def a0_timesteps(num_train_timesteps: int, num_inference_steps: int) -> list[int]:
+    """A0's "N steps" for our own loop: the leading timesteps, then -1.
+
+    The loops step along consecutive pairs, so this is exactly N model calls, the last at t = 0,
+    whose step goes to alpha_bar_{-1} = 1 without noise: x = x0_hat, as diffusers'
+    ``DDPMScheduler.step`` does at t = 0. (The spec's strided list of 1.4 - 1.9 ends at 0
+    instead: its last call is at t = 30 and that step to t' = 0 adds noise, as the starter's.)
+    """
+    return leading_timesteps(num_train_timesteps, num_inference_steps) + [-1]
+
+
+def sample_a0(backend, cond, uncond, num_inference_steps: int, generator, scale: float = 7.0):
+    """A0 with our own loop (a backend without a text-to-image pipeline: mnist): CFG sampling
+    from pure noise over :func:`a0_timesteps`, i.e. N model calls ending at t = 0."""
+    ts = a0_timesteps(backend.schedule.num_timesteps, num_inference_steps)
+    x_T = noise(backend, cond.shape[0], generator)
+    desc = f"A0, {num_inference_steps} steps"
+    return iterative_denoise_cfg(backend, x_T, 0, ts, cond, uncond, generator, scale, desc=desc)[0]
+
+
+def a0(backend: Backend, prompts, steps: int, stage2_steps: int, seed: int, scale: float):
+    """Spec 0: text-to-image for ``prompts`` with ``steps`` steps, then stage II when the backend
+    has one; returns (stage-I images, stage-II images or None), in model space.
+
+    Stage I is ``backend.text_to_image`` (DeepFloyd: diffusers' IFPipeline; mnist: our loop)
+    from a generator seeded ``seed``; stage II gets stage I's output as it is (unclamped, as the
+    starter passes it) and its own generator, seeded ``offset_seed(seed, "stage2")``.
+    """
+    x = backend.text_to_image(prompts, steps, scale, generator(seed))
+    g2 = generator(offset_seed(seed, "stage2"))
+    return x, backend.upsample(x, prompts, stage2_steps, g2)

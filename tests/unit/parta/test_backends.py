@@ -57,4 +57,28 @@ def test_mnist_backend_from_checkpoint(tmp_path):
         load_backend({"name": "stable-diffusion"})
 
 
+@pytest.mark.parametrize("n", [1, 3, 30])
+def test_mnist_a0_is_n_model_calls_ending_at_t0_without_noise(tmp_path, n):
+    """A0's "N steps" on the mnist backend: exactly N model calls (each one batched CFG
+    forward), the last at t = 0, and no noise after it: the result is that call's x0_hat."""
+    ckpt = tmp_path / "epoch_001.pt"
+    tiny_class_checkpoint(ckpt)
+    b = load_backend({"name": "mnist"}, "cpu", checkpoint=str(ckpt))
+    calls, predict = [], b.predict
+
+    def spy(x_t, t, cond):
+        out = predict(x_t, t, cond)
+        calls.append((x_t, t, out[0]))
+        return out
+
+    b.predict = spy
+    x, up = loops.a0(b, ["3", "seven"], n, 20, seed=180, scale=5.0)
+    assert len(calls) == n and calls[-1][1] == 0
+    assert [t for _, t, _ in calls] == [(n - 1 - i) * (300 // n) for i in range(n)]
+    x_t, _, eps = calls[-1]  # [cond; uncond] halves of one forward
+    eps_hat = ddpm.cfg(eps[2:], eps[:2], 5.0)
+    torch.testing.assert_close(x, ddpm.predict_x0(b.schedule, x_t[:2], 0, eps_hat))
+    assert up is None
+
+
 # ------------------------------------------------------------------ images

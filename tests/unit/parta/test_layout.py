@@ -116,12 +116,14 @@ def test_cells_default(default):
     assert layout.cells(default, "a1_8", "six_nine") == [f"{D}/a1_8/six_nine.png"]
 
 
-def test_deepfloyd_a0_has_stage2_cells(deepfloyd):
+def test_deepfloyd_a0_has_stage2_cells(default, deepfloyd):
     cells = layout.cells(deepfloyd, "a0", "100")
     assert cells[3:] == [f"{D}/a0/steps_100/stage2_{k}.png" for k in range(3)]
     params = layout.table_params(deepfloyd, "a0")
     assert params["stage2"] == "IFSuperResolutionPipeline, 20 steps"
+    assert params["stage1"].startswith("IFPipeline")
     assert "timesteps" not in params  # A0 uses the leading timesteps of each step count
+    assert "CFG loop" in layout.table_params(default, "a0")["stage1"]
 
 
 def test_parts_keys(default, deepfloyd):

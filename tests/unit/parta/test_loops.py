@@ -153,4 +153,40 @@ def test_leading_timesteps():
         loops.leading_timesteps(10, 20)
 
 
+@pytest.mark.parametrize("n", [1, 7, 20])
+def test_sample_a0_equals_ddpm_scheduler_with_n_inference_steps(n):
+    """Our A0 loop == DDPMScheduler after set_timesteps(n) ("leading" spacing), stepped over
+    every one of its n timesteps, with the same noise generator: n model calls, and the step
+    at t = 0 adds no noise (thresholding/clipping off, as in the fake's scheduler)."""
+    b = FakeBackend()
+    c, u = b.encode(["a", "bb"]), b.uncond(2)
+    b.calls = 0
+    got = loops.sample_a0(b, c, u, n, torch.Generator().manual_seed(4), 5.0)
+    assert b.calls == n  # one batched CFG forward per step
+    ref = DDPMScheduler(**IF_SCHEDULER)
+    ref.set_timesteps(n)
+    assert ref.timesteps.tolist() == loops.leading_timesteps(1000, n)
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 8, 8, generator=g)
+    for t in ref.timesteps:
+        eps, v = loops.cfg_predict(b, x, int(t), c, u, 5.0)
+        x = ref.step(torch.cat([eps, v], 1), t, x, generator=g).prev_sample
+    torch.testing.assert_close(got, x, rtol=1e-4, atol=1e-4)
+
+
+def test_a0_timesteps_end_at_minus_one_and_strided_lists_stay_spec_exact():
+    """A0's list appends -1 (the noise-free step from t = 0); the spec's 1.5 / 1.6 list is
+    unchanged: 990 -> 0, 34 entries, 33 calls, the last at t = 30."""
+    assert loops.a0_timesteps(1000, 4) == [750, 500, 250, 0, -1]
+    assert loops.a0_timesteps(300, 1) == [0, -1]
+    ts = ddpm.strided_timesteps(990, 30)
+    assert len(ts) == 34 and ts[-2:] == [30, 0]
+    b = FakeBackend()
+    seen = []
+    predict = b.predict
+    b.predict = lambda x, t, c: seen.append(t) or predict(x, t, c)
+    loops.sample_cfg(b, b.encode(["a"]), b.uncond(1), ts, torch.Generator().manual_seed(0))
+    assert seen == ts[:-1]
+
+
 # ------------------------------------------------------------------ mnist backend

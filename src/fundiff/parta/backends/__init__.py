@@ -8,6 +8,8 @@ The sampling loops in :mod:`fundiff.parta.loops` only talk to a :class:`Backend`
 * ``to_model(x01)`` / ``from_model(x)``  images in [0, 1] <-> model space
 * ``encode(prompts)`` -> cond batched along dim 0;  ``uncond(n)`` -> the "" condition
 * ``predict(x_t, t, cond)`` -> (eps_hat, predicted_variance or None), batched
+* ``text_to_image(prompts, steps, scale, generator)`` -> A0's stage-I images in model space
+  (DeepFloyd: diffusers' ``IFPipeline``, as the spec calls it; mnist: ``loops.sample_a0``)
 * ``upsample(x, prompts, ...)`` -> stage-II images, or None when the backend has no stage II
 
 ``load_backend(config)`` builds one from the plain-dict ``parta.backend`` config plus the paths
@@ -69,6 +71,14 @@ class Backend(Protocol):
     def predict(
         self, x_t: torch.Tensor, t: int, cond: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def text_to_image(
+        self,
+        prompts: list[str],
+        num_inference_steps: int,
+        guidance_scale: float,
+        generator: torch.Generator,
+    ) -> torch.Tensor: ...
 
     def upsample(
         self,

@@ -1,9 +1,15 @@
 """DeepFloyd IF backend (stage I for every section, stage II to upsample A0).
 
-Loading follows the CS180 starter: ``DiffusionPipeline.from_pretrained(id, text_encoder=None,
-variant="fp16", dtype=float16)`` on CUDA (fp32, no variant, on a CPU). The T5 text
-encoder is used once, by the ``encode_prompts`` rule, which caches ``{prompt: embedding}``
-(diffusers ``encode_prompt`` semantics: max_length 77) so sampling never loads T5.
+Loading follows the CS180 starter: ``IFPipeline.from_pretrained(id, text_encoder=None,
+variant="fp16", dtype=float16, use_safetensors=True)`` on CUDA (fp32, no variant, on a CPU).
+The T5 text encoder is used once, by the ``encode_prompts`` rule, which caches
+``{prompt: embedding}`` (diffusers ``encode_prompt`` semantics: max_length 77) so sampling never
+loads T5.
+
+A0 is the spec's call: stage I is ``IFPipeline`` and stage II ``IFSuperResolutionPipeline``,
+both given the cached embeddings ("" as the negative prompt), a seeded generator and
+``output_type="pt"``; the pipelines' schedulers apply IF's dynamic thresholding. Every other
+section runs our own loops (:mod:`fundiff.parta.loops`) on the stage-I UNet.
 
 Sizes are read from the model (``unet.config.sample_size``, ``in_channels``, ``out_channels``)
 and the schedule from ``scheduler.alphas_cumprod``. With ``out_channels == 2 * in_channels``
@@ -36,6 +42,18 @@ from fundiff.progress import bar_options
 
 NEEDS = ("diffusers", "transformers")  # pyproject's [deepfloyd] extra
 
+# The from_pretrained keywords load_kwargs passes -> per package, the oldest release checked to
+# accept it (read in that release's from_pretrained). A release that predates ``dtype=``
+# ignores it without a word: the UNet stays fp32 and the first fp16 step fails (Half/Float).
+# pyproject's [deepfloyd] floors must be at least the newest of these
+# (tests/unit/parta/test_deepfloyd_backend.py).
+KWARGS_SINCE = {
+    "dtype": {"diffusers": "0.40.0", "transformers": "4.56.0"},
+    "use_safetensors": {"diffusers": "0.30.0", "transformers": "4.44.0"},
+    "variant": {"diffusers": "0.30.0", "transformers": "4.44.0"},
+    "local_files_only": {"diffusers": "0.30.0", "transformers": "4.44.0"},
+}
+
 
 def _require() -> None:
     """diffusers and transformers installed, else one line saying how to install them."""
@@ -44,12 +62,17 @@ def _require() -> None:
 
 def load_kwargs(config: dict, device: torch.device) -> dict:
     """from_pretrained keywords: dtype per device (fp16 on CUDA only: fp32 on a CPU and on MPS),
-    the weights variant (auto: fp16 on CUDA), local_files_only/HF_HUB_OFFLINE."""
+    safetensors weights only (never a pickled ``*.bin``), the weights variant (auto: fp16 on
+    CUDA), local_files_only/HF_HUB_OFFLINE. :data:`KWARGS_SINCE` names each one's oldest release."""
     cuda = device.type == "cuda"
     variant = config.get("variant", "auto")
     if variant == "auto":
         variant = "fp16" if cuda else None
-    kw = {"dtype": torch.float16 if cuda else torch.float32, "local_files_only": offline(config)}
+    kw = {
+        "dtype": torch.float16 if cuda else torch.float32,
+        "use_safetensors": True,
+        "local_files_only": offline(config),
+    }
     if variant:
         kw["variant"] = variant
     return kw
@@ -120,13 +143,15 @@ class DeepFloydBackend:
 
     def __init__(self, config: dict, prompt_embeds: str | Path, device: torch.device):
         _require()
-        from diffusers import DiffusionPipeline
+        from diffusers import IFPipeline
 
         self.config, self.device = config, torch.device(device)
         src = source(config, "stage1", self.device)
         self.dtype = src.kw["dtype"]
-        pipe = from_pretrained(DiffusionPipeline, src, text_encoder=None, **_NO_EXTRAS)
-        self.unet = pipe.unet.to(self.device).eval()
+        pipe = from_pretrained(IFPipeline, src, text_encoder=None, **_NO_EXTRAS)
+        pipe.set_progress_bar_config(**bar_options("DeepFloyd stage I"))
+        self.stage1 = pipe.to(self.device)
+        self.unet = pipe.unet.eval()
         self.scheduler = pipe.scheduler
         self.schedule = Schedule.from_alphas_cumprod(self.scheduler.alphas_cumprod)
         self.image_size = int(self.unet.config.sample_size)
@@ -172,6 +197,21 @@ class DeepFloydBackend:
         eps_hat, predicted_variance = out.split(self.channels, dim=1)
         return eps_hat, predicted_variance
 
+    @torch.no_grad()
+    def text_to_image(self, prompts, num_inference_steps, guidance_scale, generator):
+        """A0 stage I as the spec calls it: ``IFPipeline`` with the cached embeddings, N steps
+        (N UNet calls, the last at t = 0), its scheduler's dynamic thresholding; the raw
+        samples in [-1, 1] (``output_type="pt"``)."""
+        out = self.stage1(
+            prompt_embeds=self.encode(prompts),
+            negative_prompt_embeds=self.uncond(len(prompts)),
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            generator=generator,
+            output_type="pt",
+        ).images
+        return out.float()
+
     def stage2(self):
         if self._stage2 is None:
             from diffusers import IFSuperResolutionPipeline
@@ -184,7 +224,8 @@ class DeepFloydBackend:
 
     @torch.no_grad()
     def upsample(self, x, prompts, num_inference_steps, generator):
-        """Stage II (spec: 20 steps) on stage-I outputs in [-1, 1], with the cached embeddings."""
+        """Stage II (spec: 20 steps) on stage-I outputs as they are (not clamped), with the
+        cached embeddings."""
         out = self.stage2()(
             image=x.to(self.device, self.dtype),
             prompt_embeds=self.encode(prompts),

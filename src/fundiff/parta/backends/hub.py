@@ -101,6 +101,11 @@ def _reason(err: BaseException) -> tuple[str, str]:
         return "the Hugging Face hub is not reachable", f"check the network {local}"
     if any(isinstance(c, hf.HFValidationError) for c in chain):
         return "not a model id and no such folder", "give 'owner/name' or an existing folder"
+    if "no file named" in str(err) and ".safetensors" in str(err):  # use_safetensors=True
+        return (
+            "no *.safetensors of the set variant",
+            "save its weights as safetensors or set parta.backend.variant",
+        )
     first = (str(err).strip().splitlines() or [""])[0]
     return f"{type(err).__name__}: {_redact(first)[:60]}", "run 'hf auth login'"
 

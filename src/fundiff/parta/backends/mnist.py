@@ -7,7 +7,8 @@ also mapped to unconditional. Anything else is a ValueError listing the accepted
 
 The model was trained on images in [0, 1] (spec B: ToTensor, no rescale), with the linear
 schedule stored in its checkpoint; it predicts eps only, so sampling uses "fixed_large"
-variance (sigma_t^2 = beta_t, spec Algorithm B.2). There is no stage II.
+variance (sigma_t^2 = beta_t, spec Algorithm B.2). A0 is our own CFG loop (there is no
+pipeline to call); there is no stage II.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fundiff.diffusion.ddpm import Schedule
 from fundiff.diffusion.train import load_model
 from fundiff.diffusion.unet import forward_chunked
 from fundiff.errors import CheckpointError
+from fundiff.parta import loops
 from fundiff.parta.prompts import parse_prompt
 
 
@@ -56,6 +58,12 @@ class MnistBackend:
         """eps_theta(x_t, t/T, c); the model was trained with normalised time t/T."""
         t_in = torch.full((x_t.shape[0],), t / self.schedule.num_timesteps, device=self.device)
         return forward_chunked(self.model, x_t, t_in, cond, bf16=self.bf16), None
+
+    def text_to_image(self, prompts, num_inference_steps, guidance_scale, generator):
+        """A0 with our own CFG loop: exactly ``num_inference_steps`` model calls, the last at
+        t = 0 (:func:`fundiff.parta.loops.sample_a0`)."""
+        cond, uncond = self.encode(prompts), self.uncond(len(prompts))
+        return loops.sample_a0(self, cond, uncond, num_inference_steps, generator, guidance_scale)
 
     def upsample(self, x, prompts, num_inference_steps, generator):
         return None
