@@ -137,6 +137,20 @@ CONFIG_CASES = [
             **PAGE,
         },
     ),
+    # An image's resize (an image rule param): that image, the one section that edits it (A1.7.1),
+    # its table and the SDEdit metrics; the image's record is a report input.
+    (
+        "parta.images.drawn_house.resize",
+        "parta: {images: {drawn_house: {resize: squash}}}",
+        {
+            "parta_image": 1,
+            "parta_sdedit": 1,
+            "parta_table": 1,
+            "eval_parta_sdedit": 1,
+            "eval_parta_summary": 1,
+            **PAGE,
+        },
+    ),
     # More illusion samples: only their success rates (no figure reruns).
     (
         "eval.parta.illusion_samples",
