@@ -134,7 +134,7 @@ def partb_figures():
     for model in CONDITIONED:
         epochs = PARTB[model]["sample_epochs"]
         out += expand("results/partb/{m}/samples/epoch_{epoch}.png", m=model, epoch=epochs)
-        out.append(f"results/partb/{model}/sampling.gif")
+        out += expand("results/partb/{m}/sampling/epoch_{epoch}.gif", m=model, epoch=epochs)
     return out
 
 
@@ -206,7 +206,7 @@ def partb_benchmarks():
     for model in CONDITIONED:
         epochs = PARTB[model]["sample_epochs"]
         out += expand("benchmarks/rules/sample_{m}_{epoch}.tsv", m=model, epoch=epochs)
-        out.append(f"benchmarks/rules/sampling_gif_{model}.tsv")
+        out += expand("benchmarks/rules/sampling_gif_{m}_{epoch}.tsv", m=model, epoch=epochs)
     return out
 
 

@@ -4,12 +4,14 @@
 
 
 rule parta_image:
-    """An input image from its configured source (url / skimage / file / mnist) as a PNG."""
+    """An input image from its configured source (url / skimage / file / mnist) as a PNG, and
+    its provenance record (source, sha256 and size of what was read) for the report."""
     input:
         unpack(lambda w: {**PA.source_inputs(w.image), **pa_after_fetch()}),
         lib=script_lib("parta_image"),
     output:
-        "results/images/{image}.png",
+        png=layout.image_path("{image}"),
+        record=layout.image_record("{image}"),
     log:
         "logs/parta/image_{image}.log",
     benchmark:
@@ -237,6 +239,7 @@ rule parta_sdedit:
         i_start=PARTA["sdedit"]["i_start"],
         prompt=lambda w: PA.sdedit_prompt(w.sdir),
         invert=lambda w: PA.invert(w.image),
+        resize=lambda w: PA.resize(w.image),
     script:
         "../scripts/parta_sdedit.py"
 
@@ -266,6 +269,7 @@ rule parta_inpaint:
         mask=lambda w: PA.inpaint_spec(w.image),
         prompt=PARTA["null_prompt"],
         invert=lambda w: PA.invert(w.image),
+        resize=lambda w: PA.resize(w.image),
     script:
         "../scripts/parta_inpaint.py"
 

@@ -228,26 +228,27 @@ rule sample:
 
 
 rule sampling_gif:
-    """B3: the sampling process x_T -> x_0 of the final model as a GIF."""
+    """B3: the sampling process x_T -> x_0 of a model after a given epoch as a GIF."""
     input:
         epochs="results/partb/{model}/epochs",
         calibration=calibration_input,
         lib=script_lib("partb_gif"),
     output:
         gif=report(
-            "results/partb/{model}/sampling.gif",
+            "results/partb/{model}/sampling/epoch_{epoch}.gif",
             caption="../report/gif.rst",
             category="Part B",
             subcategory=section_of("gif", subcategory=True),
-            labels={"figure": "sampling GIF", "model": "{model}"},
+            labels={"figure": "sampling GIF", "model": "{model}", "epoch": "{epoch}"},
         ),
-        json="results/partb/{model}/sampling.json",
+        json="results/partb/{model}/sampling/epoch_{epoch}.json",
     log:
-        "logs/partb/sampling_gif_{model}.log",
+        "logs/partb/sampling_gif_{model}_{epoch}.log",
     benchmark:
-        "benchmarks/rules/sampling_gif_{model}.tsv"
+        "benchmarks/rules/sampling_gif_{model}_{epoch}.tsv"
     wildcard_constraints:
         model="|".join(CONDITIONED),
+        epoch="[0-9]+",
     conda:
         "../envs/fundiff.yaml"
     threads: sample_threads
@@ -256,7 +257,6 @@ rule sampling_gif:
     params:
         section=figure_section("gif"),
         gif=PARTB["gif"],
-        epoch=lookup(dpath="partb/{model}/epochs", within=config),
         hidden=lookup(dpath="partb/{model}/hidden", within=config),
         guidance_scale=per_model(settings.gif_guidance_scale),
         schedule=PARTB["schedule"],

@@ -9,6 +9,7 @@ rule report:
         tables=report_tables(),
         figures=report_figures(),
         checkpoints=partb_checkpoints(),
+        input_images=PA.image_records(),
         calibration=CALIBRATION,
         benchmarks=report_benchmarks(),
         templates=[

@@ -16,7 +16,7 @@ def main(smk, log):
     p = smk.params
     backend = backend_from_rule(smk)
     image = smk.wildcards.image
-    x_0 = load_image(backend, smk.input.image, p.invert)
+    x_0 = load_image(backend, smk.input.image, p.invert, p.resize)
     key = f"parta.inpaint ({image})"
     if p.mask.get("rects"):
         mask = rect_mask(backend.image_size, p.mask["rects"], f"{key}.rects")

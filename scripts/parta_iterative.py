@@ -16,7 +16,7 @@ def main(smk, log):
     backend = backend_from_rule(smk)
     ts, i_start, every = list(p.timesteps), p.iterative["i_start"], p.iterative["frame_every"]
     t = ts[i_start]
-    x_0 = load_image(backend, smk.input.image, p.invert)
+    x_0 = load_image(backend, smk.input.image, p.invert, p.resize)
     x_t = loops.forward(backend, x_0, t, loops.generator(offset_seed(p.seed, "noisy", t)))
     cond = backend.encode([p.null_prompt])
     g = loops.generator(offset_seed(p.seed, "iterative", i_start))

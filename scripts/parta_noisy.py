@@ -17,7 +17,7 @@ RESULTS = {"A1.2": ("blur", "blurred"), "A1.3": ("one_step", "one-step")}  # cel
 def main(smk, log):
     p, section = smk.params, smk.params.section
     backend = backend_from_rule(smk)
-    x_0 = load_image(backend, smk.input.image, p.invert)
+    x_0 = load_image(backend, smk.input.image, p.invert, p.resize)
     table = Table(backend, Path(smk.output.table).parent, p.upscale)
     name = p.image_name
     cond = backend.encode([p.null_prompt])

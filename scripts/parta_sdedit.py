@@ -15,7 +15,7 @@ def main(smk, log):
     p = smk.params
     backend = backend_from_rule(smk)
     ts = list(p.timesteps)
-    x_0 = load_image(backend, smk.input.image, p.invert)
+    x_0 = load_image(backend, smk.input.image, p.invert, p.resize)
     cond, uncond = backend.encode([p.prompt]), backend.uncond(1)
     image = smk.wildcards.image
     table = Table(backend, Path(smk.output.part).parent.parent, p.upscale)

@@ -1,4 +1,5 @@
-"""Rule sampling_gif (B3): the reverse process of the final model, x_T -> x_0, as a GIF."""
+"""Rule sampling_gif (B3): the reverse process x_T -> x_0 of a model after one of its sample
+epochs, as a GIF (the same seed at every epoch: the same starting noise)."""
 
 from pathlib import Path
 
@@ -18,7 +19,8 @@ def main(smk, log):
     setup_torch(smk.threads)
     device = resolve_device(p.device)
     bf16 = calibrated(smk.input.calibration, "sample_bf16")  # measured sampling precision
-    path = Path(smk.input.epochs) / f"epoch_{p.epoch:03d}.pt"
+    epoch = int(smk.wildcards.epoch)
+    path = Path(smk.input.epochs) / f"epoch_{epoch:03d}.pt"
     model = load_model(path, device, expect={"num_hiddens": p.hidden})
     s = p.schedule
     schedule = Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
@@ -30,15 +32,15 @@ def main(smk, log):
         frame_every=g["frame_every"], device=device, bf16=bf16,
     )  # fmt: skip
     viz.save_gif(frames, smk.output.gif, nrow=g["num_samples"], fps=g["fps"])
-    label = "class-conditioned, digits 0-9" if cond else "time-conditioned"
+    label = f"{'class-conditioned, digits 0-9' if cond else 'time-conditioned'}, epoch {epoch}"
     cells = [cell(smk.output.gif, f"x_T → x_0, {len(frames)} frames")]
-    params = {"epoch": p.epoch, **g, **({"guidance_scale": p.guidance_scale} if cond else {})}
+    params = {"epoch": epoch, **g, **({"guidance_scale": p.guidance_scale} if cond else {})}
     write_table(
         smk.output.json,
         p.section,
         "Sampling GIFs",
         [{"label": label, "cells": cells}],
-        columns=["model", "reverse process"],
+        columns=["model, epoch", "reverse process"],
         params={**params, "seed": p.seed},
     )
 

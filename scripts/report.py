@@ -19,6 +19,7 @@ def main(smk, log):
         device=p.device,
         parta_backend=p.parta_backend,
         checkpoints=inp.checkpoints,
+        input_images=inp.input_images,
         benchmarks=inp.benchmarks,
         extra_benchmarks=sorted(bench_dir.glob("*.tsv")),
         repo_dir=Path(smk.scriptdir).parent,

@@ -29,6 +29,9 @@ PRESETS = {
     "tiny_deepfloyd": ["configs/tiny.yaml", "configs/tiny_deepfloyd.yaml"],
 }
 TARGET_RULES = {"all", "parta_all"}  # rules without a job of their own
+# Jobs renamed since the committed measurement (benchmark file stems): the sampling GIF of the
+# final epoch (20 in the embedded preset) is now one of a GIF per sample epoch, the same work.
+RENAMED = {f"sampling_gif_{m}": f"sampling_gif_{m}_20" for m in ("time_cond", "class_cond")}
 
 
 def base_rule(rule: str) -> str:
@@ -141,9 +144,12 @@ def test_sizes_cover_the_committed_measurement_with_headroom(tmp_path):
     peaks = json.loads((results / "cold_run_amd_epyc_rule_peaks.json").read_text())
     quiet = json.loads((results / "cold_run_amd_epyc.json").read_text())["rule_seconds"]
     measured = peaks["rule_peak_rss_mb"]
-    assert set(measured) - {"calibrate"} <= set(sizes), set(measured) - set(sizes)
+    planned = {RENAMED.get(job, job) for job in measured}
+    assert planned - {"calibrate"} <= set(sizes), planned - set(sizes)
     for job, peak in measured.items():
-        res = sizes.get(job) or resources.size(merged_config([]), job, gpu_capable=True).__dict__
+        res = sizes.get(RENAMED.get(job, job)) or (
+            resources.size(merged_config([]), job, gpu_capable=True).__dict__
+        )
         assert res["mem_mb"] >= peak * resources.MEM_HEADROOM, (job, peak, res)
         seconds = quiet.get(job, peaks["rule_seconds"][job])
         assert res["runtime"] * 60 >= seconds * resources.TIME_HEADROOM, (job, seconds, res)

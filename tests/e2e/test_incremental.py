@@ -26,7 +26,7 @@ TINY = ["--cores", "1", "--configfile", "configs/tiny.yaml"]
 # Jobs of the tiny preset, by what they depend on.
 TRAIN = {"train": 3, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1}
 CALIBRATE = {"calibrate": 1}  # the measured layout (its params: device, model width, batch)
-SAMPLE = {"sample": 4, "sampling_gif": 2}
+SAMPLE = {"sample": 4, "sampling_gif": 4}  # a grid and a GIF per model and sample epoch
 # every Part A model job (they all run on Part B's final class_cond weights) + its table merges
 PARTA_MODEL = {
     "parta_a0": 2,
@@ -58,9 +58,9 @@ CONFIG_CASES = [
     (
         "class_cond.guidance_scale",
         "partb: {class_cond: {guidance_scale: 3.0}}",
-        # the grids, the class GIF, and the sweep sample at the new scale (the sweep always
+        # the grids, the class GIFs, and the sweep sample at the new scale (the sweep always
         # includes the grids' scale) + the scores; not training, not Part A
-        {"sample": 2, "sampling_gif": 1, "eval_sample_cfg": 1, "eval_partb": 1, **PAGE},
+        {"sample": 2, "sampling_gif": 2, "eval_sample_cfg": 1, "eval_partb": 1, **PAGE},
     ),
     (
         "class_cond.epochs",
@@ -69,7 +69,7 @@ CONFIG_CASES = [
             "train": 1,
             "loss_curve": 1,
             "sample": 2,
-            "sampling_gif": 1,
+            "sampling_gif": 2,
             **PARTA_MODEL,
             **EVAL_CLASS,
             **PAGE,
@@ -81,7 +81,7 @@ CONFIG_CASES = [
         {"train": 1, "loss_curve": 1, "denoise_test": 2, "denoise_ood": 1, **PAGE},
     ),
     ("noising.sigmas", "partb: {noising: {sigmas: [0.0, 0.5, 1.0]}}", {"noising_grid": 1, **PAGE}),
-    ("gif.fps", "partb: {gif: {fps: 10}}", {"sampling_gif": 2, **PAGE}),
+    ("gif.fps", "partb: {gif: {fps: 10}}", {"sampling_gif": 4, **PAGE}),
     (
         "schedule.num_timesteps",
         "partb: {schedule: {num_timesteps: 280}}",
@@ -133,6 +133,20 @@ CONFIG_CASES = [
             "parta_pair": 1,
             "parta_table": 1,
             "eval_parta_illusions": 1,
+            "eval_parta_summary": 1,
+            **PAGE,
+        },
+    ),
+    # An image's resize (an image rule param): that image, the one section that edits it (A1.7.1),
+    # its table and the SDEdit metrics; the image's record is a report input.
+    (
+        "parta.images.drawn_house.resize",
+        "parta: {images: {drawn_house: {resize: squash}}}",
+        {
+            "parta_image": 1,
+            "parta_sdedit": 1,
+            "parta_table": 1,
+            "eval_parta_sdedit": 1,
             "eval_parta_summary": 1,
             **PAGE,
         },

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fundiff.parta import layout
 from tests.helpers.workflow import REPO, copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.e2e
@@ -23,11 +24,13 @@ def test_every_partb_output_exists(tiny_run):
         "time_cond/samples/epoch_1.png",
         "time_cond/samples/epoch_2.png",
         "time_cond/samples/epoch_2.npz",
-        "time_cond/sampling.gif",
+        "time_cond/sampling/epoch_1.gif",  # a GIF per sample epoch (spec: 5 and 20)
+        "time_cond/sampling/epoch_2.gif",
         "time_cond/loss.png",
         "class_cond/samples/epoch_1.png",
         "class_cond/samples/epoch_2.npz",
-        "class_cond/sampling.gif",
+        "class_cond/sampling/epoch_1.gif",
+        "class_cond/sampling/epoch_2.gif",
         "class_cond/loss.png",
         # table specs for the writeup (fundiff.report.tables), one beside each figure
         "noising/grid.json",
@@ -35,7 +38,8 @@ def test_every_partb_output_exists(tiny_run):
         "denoiser/denoised/epoch_1.json",
         "denoiser/loss.json",
         "time_cond/samples/epoch_2.json",
-        "time_cond/sampling.json",
+        "time_cond/sampling/epoch_1.json",
+        "class_cond/sampling/epoch_2.json",
         "class_cond/loss.json",
     ]
     missing = [p for p in expected if not (r / p).is_file()]
@@ -75,11 +79,12 @@ def fa24_config() -> dict:
 
 def test_fa24_preset_plans_one_job_per_configured_item(tmp_path):
     """The spec preset's DAG, counted per rule from a fresh checkout and derived from its config
-    (before the calibration checkpoint has run: the Part A model jobs are planned with it, their
-    input images once it exists)."""
+    (before the calibration checkpoint has run: the Part A model jobs are planned with it; the
+    input images already, as the report reads their provenance records)."""
     cfg = fa24_config()
     pb, pa = cfg["partb"], cfg["parta"]
     sd = pa["sdedit"]
+    sample_epochs = len(pb["time_cond"]["sample_epochs"]) + len(pb["class_cond"]["sample_epochs"])
     wd = copy_workflow(tmp_path)
     out = run_snakemake(wd, "-n", "--cores", "1", "--configfile", "configs/fa24.yaml")
     one = [
@@ -93,8 +98,9 @@ def test_fa24_preset_plans_one_job_per_configured_item(tmp_path):
         "train": 3,  # denoiser, time_cond, class_cond
         "loss_curve": 3,
         "denoise_test": len(pb["denoiser"]["show_epochs"]),
-        "sample": len(pb["time_cond"]["sample_epochs"]) + len(pb["class_cond"]["sample_epochs"]),
-        "sampling_gif": 2,
+        "sample": sample_epochs,
+        "sampling_gif": sample_epochs,  # one GIF per grid: model x sample epoch
+        "parta_image": len(layout.used_images(cfg)),  # every image a section reads, once
         "parta_a0": len(pa["a0"]["steps"]),
         "parta_sdedit": len(sd["images"]) + len(sd["edit_images"]) + len(sd["text"]["images"]),
         "parta_inpaint": len(pa["inpaint"]),
@@ -103,7 +109,8 @@ def test_fa24_preset_plans_one_job_per_configured_item(tmp_path):
     }
     assert planned_jobs(out.stdout + out.stderr) == expected
     # the spec's sizes, as planned (not the embedded default's)
-    assert expected["sample"] == 10 and expected["parta_sdedit"] == 9
+    assert expected["sample"] == expected["sampling_gif"] == 10 and expected["parta_sdedit"] == 9
+    assert expected["parta_image"] == 8  # the 4 digits, camera, astronaut and two drawings
 
 
 def test_bad_config_fails_before_running(tmp_path):

@@ -295,7 +295,24 @@ def test_report_shows_every_section_and_figure(tiny_run):
         assert needle in page, needle
     assert "not a git repository" in page  # the test copy is not a repository
     run_info = re.search(r'<section id="run-info">.*?</section>', page, re.S).group(0)
-    assert "train_class_cond" in run_info and "sampling_gif_time_cond" in run_info
+    assert "train_class_cond" in run_info and "sampling_gif_time_cond_2" in run_info
+    # B3: one GIF per model and sample epoch, every one shown
+    import yaml
+
+    tiny = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["partb"]
+    gifs = {p.relative_to(results.resolve()).as_posix() for p in shown if p.suffix == ".gif"}
+    assert gifs == {
+        f"partb/{m}/sampling/epoch_{e}.gif"
+        for m in ("time_cond", "class_cond")
+        for e in tiny[m]["sample_epochs"]
+    }
+    # the sha256 of every input image the run read (the parta_image records), in the provenance
+    provenance = re.search(r'<section id="provenance">.*?</section>', page, re.S).group(0)
+    records = [json.loads(p.read_text()) for p in sorted((results / "images").glob("*.json"))]
+    assert records, "no input image records"
+    for r in records:
+        assert re.fullmatch(r"[0-9a-f]{64}", r["sha256"]), r
+        assert f"<td>{r['image']}</td>" in provenance and r["sha256"] in provenance, r
 
 
 @e2e

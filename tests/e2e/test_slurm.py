@@ -108,7 +108,7 @@ def test_every_output_exists_and_is_up_to_date(slurm_run):
     wd = slurm_run["wd"]
     for f in [
         "results/report/index.html",
-        "results/partb/class_cond/sampling.gif",
+        "results/partb/class_cond/sampling/epoch_1.gif",
         "results/partb/time_cond/samples/epoch_1.npz",
         "results/partb/denoiser/ood.png",
     ]:
@@ -169,7 +169,7 @@ def test_gpu_rules_asked_slurm_for_a_gpu(slurm_run):
 def test_gpu_jobs_saw_the_gpu_slurm_gave_them(slurm_run):
     """Inside the job: every script logs CUDA_VISIBLE_DEVICES and SLURM_JOB_ID at start."""
     logs = slurm_run["wd"] / "logs/partb"
-    for name in ["train_class_cond", "sample_time_cond_1", "sampling_gif_class_cond"]:
+    for name in ["train_class_cond", "sample_time_cond_1", "sampling_gif_class_cond_1"]:
         head = (logs / f"{name}.log").read_text()
         assert re.search(r"CUDA_VISIBLE_DEVICES=\d, SLURM_JOB_ID=\d+", head), (name, head[:500])
     head = (logs / "denoise_ood.log").read_text()  # a CPU job on the cluster

@@ -29,7 +29,8 @@ def clean_images(backend: Backend, source: dict, mnist=None, images=()) -> tuple
 
     ``source`` (the rule's param): {"kind": "mnist", "digits": n}: n held-out test digits of the
     MNIST cache ``mnist``, prepared like a configured "mnist:INDEX" image; {"kind": "images",
-    "names", "invert"}: the PNGs ``images`` (the image rules' outputs), as the sections load them.
+    "names", "invert", "resize"}: the PNGs ``images`` (the image rules' outputs), as the sections
+    load them.
     """
     if source["kind"] == "mnist":
         data = torch.load(mnist, weights_only=True)
@@ -41,8 +42,8 @@ def clean_images(backend: Backend, source: dict, mnist=None, images=()) -> tuple
         return x01, [f"test digit {k}" for k in range(len(x01))]
     x01 = torch.cat(
         [
-            backend.from_model(load_image(backend, path, invert)).float().cpu()
-            for path, invert in zip(images, source["invert"], strict=True)
+            backend.from_model(load_image(backend, path, invert, resize)).float().cpu()
+            for path, invert, resize in zip(images, source["invert"], source["resize"], strict=True)
         ]
     )
     return x01, list(source["names"])

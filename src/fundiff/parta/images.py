@@ -26,9 +26,17 @@ fail at once. ``user:password@`` in a URL is sent as HTTP basic auth (not to red
 errors and logs show URLs with the credentials and the query string replaced by ``***``
 (:func:`redact_url`).
 
-Preprocessing (``prepare``): alpha composited on white, then RGB (IF: spec Resize(size) ->
-CenterCrop(size)) or grayscale for a 1-channel model. MNIST digits are white on black, so a
-1-channel image whose border is light is inverted (``invert: auto``; true/false force it).
+Preprocessing (``prepare``): alpha composited on white, then RGB or grayscale for a
+1-channel model, then made square at the model's size as the image's ``resize`` says (:data:`RESIZE`):
+``crop`` (the default) = Resize(size) -> CenterCrop(size), the starter's treatment of web images
+(aspect kept, the long side cut); ``squash`` = both sides to the size, the starter's
+``.resize((64, 64))`` of its test image (nothing cut, aspect lost). Inpainting rectangles are in
+these model pixels. MNIST digits are white on black, so a 1-channel image whose border is light
+is inverted (``invert: auto``; true/false force it).
+
+Provenance (:func:`source_record`): the image rule records the sha256 and size of what it read
+(the downloaded bytes, the file's bytes, or the decoded pixels of a bundled skimage photo or an
+MNIST digit) beside its PNG, for the report.
 
 Importing this module is torch-free (:func:`check_images` runs while the Snakefile is parsed);
 torch and torchvision are imported by the functions that use them.
@@ -53,6 +61,7 @@ from PIL import Image, UnidentifiedImageError
 from fundiff.errors import UserError
 
 SOURCE_KINDS = ("url", "skimage", "file", "mnist")
+RESIZE = ("crop", "squash")  # how an image becomes the model's square (see prepare)
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # PIL format names an image file may have
 MAX_PIXELS = 50_000_000  # width * height of any input image or mask file
 MAX_DOWNLOAD_BYTES = 16 * 2**20  # a url: body (photos are a few MiB)
@@ -372,6 +381,11 @@ def _too_many_pixels(path, dims: str | None) -> str:
     return f"image file {path} {size} (a decompression bomb?); use a smaller image"
 
 
+def _download_path(cache, base_dir) -> Path:
+    """Where a url: source's download is kept (``cache``, else one shared default file)."""
+    return Path(cache) if cache else Path(base_dir) / "resources/images/download.bin"
+
+
 def load_source(
     source: str,
     base_dir=".",
@@ -406,11 +420,51 @@ def load_source(
     from fundiff.io import sha256 as file_sha256
 
     check_url(rest, key)
-    cache = Path(cache) if cache else Path(base_dir) / "resources/images/download.bin"
+    cache = _download_path(cache, base_dir)
     if sha256 and cache.is_file() and file_sha256(cache) == sha256.lower():
         return open_image(cache)
     download(rest, cache, sha256, key=key)
     return open_image(cache)
+
+
+def source_record(
+    source: str,
+    im: Image.Image,
+    base_dir=".",
+    cache=None,
+    pinned: str | None = None,
+    allow_external: bool = False,
+) -> dict:
+    """What an image was made from, for the report's provenance: the source (a URL redacted),
+    the sha256 and size of the bytes behind it, what those bytes are (``hashed``), and whether
+    the download was checked against a sha256 the config pins (``pinned``, the configured
+    ``sha256``: url: sources only, as :func:`load_source` checks it for them only).
+
+    url: the downloaded file ``cache``; file: the file; skimage: (a photo inside the installed
+    package) and mnist: (a digit of the MNIST cache) have no file of their own: the decoded
+    pixels ``im`` (uint8, as :func:`load_source` returned them), shape in ``hashed``."""
+    import hashlib
+
+    from fundiff.io import sha256 as file_sha256
+
+    kind, rest = parse_source(source)
+    out = {"source": describe_source(source), "pinned": bool(pinned) and kind == "url"}
+    if kind in ("url", "file"):
+        url = kind == "url"
+        path = (
+            _download_path(cache, base_dir)
+            if url
+            else local_path(rest, base_dir, None, allow_external)
+        )
+        hashed = "downloaded bytes" if url else "file bytes"
+        return out | {"hashed": hashed, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+    pixels = np.ascontiguousarray(np.asarray(im))
+    shape = " x ".join(map(str, pixels.shape))
+    return out | {
+        "hashed": f"decoded pixels ({shape} {pixels.dtype})",
+        "sha256": hashlib.sha256(pixels.tobytes()).hexdigest(),
+        "bytes": pixels.nbytes,
+    }
 
 
 def _flatten(im: Image.Image) -> Image.Image:
@@ -431,17 +485,23 @@ def _flatten(im: Image.Image) -> Image.Image:
     return im
 
 
-def prepare(im: Image.Image, size: int, channels: int, invert="auto"):
-    """PIL image -> (channels, size, size) float tensor in [0, 1]: Resize(size) then
-    CenterCrop(size)."""
+def prepare(im: Image.Image, size: int, channels: int, invert="auto", resize="crop"):
+    """PIL image -> (channels, size, size) float tensor in [0, 1]. ``resize``: ``crop`` =
+    Resize(size) then CenterCrop(size) (the starter's web images: aspect kept, the long side
+    cut); ``squash`` = PIL's ``.resize((size, size))`` with its default bicubic filter (the
+    starter's test image: the whole picture, aspect lost)."""
     import torch
     from torchvision.transforms import functional as TF
 
     im = _flatten(im)
     im = im.convert("RGB" if channels == 3 else "L")
-    x = TF.to_tensor(im)
-    x = TF.resize(x, size, antialias=True)
-    x = TF.center_crop(x, [size, size]).clamp(0, 1)
+    if resize == "squash":
+        x = TF.to_tensor(im.resize((size, size), Image.Resampling.BICUBIC))
+    elif resize == "crop":
+        x = TF.center_crop(TF.resize(TF.to_tensor(im), size, antialias=True), [size, size])
+    else:
+        raise ImageError(f"resize {resize!r} must be one of {', '.join(RESIZE)}")
+    x = x.clamp(0, 1)
     if channels == 1:
         border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
         if invert is True or (invert == "auto" and border.mean() > 0.5):
@@ -451,10 +511,10 @@ def prepare(im: Image.Image, size: int, channels: int, invert="auto"):
     return x
 
 
-def load_image(backend, path, invert="auto"):
+def load_image(backend, path, invert="auto", resize="crop"):
     """A source PNG (the image rule's output) as a (1, C, S, S) tensor in ``backend``'s model
-    space (any fundiff.parta.backends.Backend)."""
-    x01 = prepare(open_image(path), backend.image_size, backend.channels, invert)
+    space (any fundiff.parta.backends.Backend), made square by ``resize`` (:func:`prepare`)."""
+    x01 = prepare(open_image(path), backend.image_size, backend.channels, invert, resize)
     return backend.to_model(x01[None])
 
 

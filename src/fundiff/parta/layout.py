@@ -384,6 +384,29 @@ def image_path(image: str) -> str:
     return f"results/images/{image}.png"
 
 
+def image_record(image: str) -> str:
+    """The JSON beside the image's PNG: its source and the sha256 of what the rule read
+    (fundiff.parta.images.source_record), shown in the report's provenance."""
+    return f"results/images/{image}.json"
+
+
+def used_images(config: dict) -> list[str]:
+    """The configured images some Part A section or metric reads, in config order (an image
+    configured but never used is never fetched)."""
+    pa = config["parta"]
+    sd = pa["sdedit"]
+    used = {pa["forward"]["image"], *sd["images"], *sd["edit_images"], *sd["text"]["images"]}
+    used |= {s["image"] for s in pa["inpaint"]}
+    if pa["backend"]["name"] != "mnist":  # the mnist metrics read held-out digits instead
+        used |= set(eval_images(config))
+    return [name for name in pa["images"] if name in used]
+
+
+def image_records(config: dict) -> list[str]:
+    """The provenance records of every image the build reads (the report's inputs)."""
+    return [image_record(name) for name in used_images(config)]
+
+
 def image_inputs(config: dict, image: str, mask: bool = True) -> dict:
     """The files a rule that edits ``image`` reads besides the model: the image's PNG and, with
     ``mask``, the inpainting mask image when one is configured for it."""
@@ -455,10 +478,16 @@ def invert(config: dict, image: str):
     return config["parta"]["images"][image].get("invert", "auto")
 
 
+def resize(config: dict, image: str) -> str:
+    """How the configured image becomes the model's square: crop (the schema default) or
+    squash (fundiff.parta.images.prepare)."""
+    return config["parta"]["images"][image]["resize"]
+
+
 def forward_image(config: dict) -> dict:
-    """Params of A1.1 - A1.4's test image: its name and how it is inverted."""
+    """Params of A1.1 - A1.4's test image: its name, how it is inverted and resized."""
     name = config["parta"]["forward"]["image"]
-    return {"image_name": name, "invert": invert(config, name)}
+    return {"image_name": name, "invert": invert(config, name), "resize": resize(config, name)}
 
 
 def inpaint_spec(config: dict, image: str) -> dict:
@@ -478,7 +507,12 @@ def eval_source(config: dict) -> dict:
     if config["parta"]["backend"]["name"] == "mnist":
         return {"kind": "mnist", "digits": config["eval"]["parta"]["digits"]}
     names = eval_images(config)
-    return {"kind": "images", "names": names, "invert": [invert(config, n) for n in names]}
+    return {
+        "kind": "images",
+        "names": names,
+        "invert": [invert(config, n) for n in names],
+        "resize": [resize(config, n) for n in names],
+    }
 
 
 def has_illusions(config: dict) -> bool:

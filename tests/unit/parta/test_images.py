@@ -4,10 +4,12 @@ and the parse-time check of a whole config."""
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import time
 import zlib
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -43,8 +45,6 @@ def _one_line(e) -> str:
 
 
 def test_download_ok_and_sha256(server, tmp_path):
-    import hashlib
-
     good = hashlib.sha256(server.png).hexdigest()
     download(server.url("/ok.png"), tmp_path / "a.png", good, backoff=0)
     assert (tmp_path / "a.png").read_bytes() == server.png
@@ -151,6 +151,46 @@ def test_load_source_url_names_the_key(server, tmp_path):
     assert im.size == (8, 8)
     with pytest.raises(ImageError, match=r"^parta\.images\.x: url:file:///etc/passwd .*http"):
         load_source("url:file:///etc/passwd", base_dir=tmp_path, key="parta.images.x")
+
+
+def test_source_record_of_a_download_is_the_downloaded_bytes(server, tmp_path):
+    """The image rule's provenance record: the sha256 and size of the bytes it downloaded
+    (what a pinned ``sha256`` is checked against), the URL redacted."""
+    url = server.url("/ok.png", auth="user:secret@") + "?token=abc"
+    cache = tmp_path / "x.download"
+    good = hashlib.sha256(server.png).hexdigest()
+    for pinned in (None, good):
+        im = load_source(f"url:{url}", base_dir=tmp_path, sha256=pinned, cache=cache)
+        r = images.source_record(f"url:{url}", im, base_dir=tmp_path, cache=cache, pinned=pinned)
+        assert r == {
+            "source": f"url:{redact_url(url)}",
+            "pinned": pinned is not None,
+            "hashed": "downloaded bytes",
+            "sha256": good,
+            "bytes": len(server.png),
+        }
+        assert "secret" not in str(r) and "abc" not in str(r)
+
+
+def test_source_record_of_local_and_bundled_sources(tmp_path):
+    (tmp_path / "assets").mkdir()
+    Image.new("RGB", (5, 3), (1, 2, 3)).save(tmp_path / "assets/in.png")
+    data = (tmp_path / "assets/in.png").read_bytes()
+    im = load_source("file:assets/in.png", base_dir=tmp_path)
+    r = images.source_record("file:assets/in.png", im, base_dir=tmp_path, pinned="0" * 64)
+    assert r["hashed"] == "file bytes" and r["bytes"] == len(data)
+    assert r["sha256"] == hashlib.sha256(data).hexdigest()
+    assert r["pinned"] is False  # a file: source's sha256 is never checked, so never "pinned"
+    im = load_source("skimage:chelsea")
+    r = images.source_record("skimage:chelsea", im)
+    pixels = np.asarray(im)
+    assert r["hashed"] == "decoded pixels (300 x 451 x 3 uint8)"
+    assert r["sha256"] == hashlib.sha256(pixels.tobytes()).hexdigest()
+    assert r["bytes"] == 300 * 451 * 3 and r["source"] == "skimage:chelsea"
+    digit = Image.fromarray(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28), mode="L")
+    other = Image.fromarray(np.zeros((28, 28), np.uint8), mode="L")
+    a, b = (images.source_record("mnist:7", d) for d in (digit, other))
+    assert a["hashed"] == "decoded pixels (28 x 28 uint8)" and a["sha256"] != b["sha256"]
 
 
 # ------------------------------------------------------------------ image files

@@ -235,6 +235,26 @@ def test_eval_source(default, deepfloyd):
     src = layout.eval_source(deepfloyd)
     assert src["names"] == ["campanile", "cat", "coffee"]  # the test image + A1.7's, once each
     assert src["invert"] == ["auto"] * 3
+    assert src["resize"] == ["squash", "crop", "crop"]  # the preset squashes the campanile
+
+
+def test_images_resize_and_provenance_records(default, deepfloyd):
+    assert layout.forward_image(deepfloyd) == {
+        "image_name": "campanile",
+        "invert": "auto",
+        "resize": "squash",
+    }
+    assert layout.forward_image(default)["resize"] == "crop"  # the schema default
+    assert layout.resize(deepfloyd, "cat") == "crop"
+    # every image some section reads, in config order; eval images count for deepfloyd only
+    assert layout.used_images(default) == list(default["parta"]["images"])
+    cfg = preset("tiny")
+    cfg["parta"]["images"]["unused"] = {"source": "skimage:coffee", "resize": "crop"}
+    assert "unused" not in layout.used_images(cfg)
+    # the preset's own images; the embedded config's digits (merged in, unused) are left out
+    used = {"campanile", "cat", "coffee", "rocket", "astronaut", "drawn_digit", "drawn_house"}
+    records = layout.image_records(deepfloyd)
+    assert sorted(records) == sorted(f"results/images/{name}.json" for name in used)
 
 
 def test_bound_layout(default):

@@ -121,6 +121,7 @@ def _run_script(monkeypatch, tmp_path, script, image, **params):
             timesteps=ddpm.strided_timesteps(990, 30),
             prompt="a photo",
             invert=False,
+            resize="crop",
             upscale=1,
             guidance_scale=7.0,
             **params,
