@@ -10,6 +10,8 @@ Each file is recognised by its *structure*, not its name, so files added later a
 * ``benchmark: hybrid_sweep`` (``benchmarks/hybrid_sweep.py``): the best A1.9 setting
 * ``benchmark: cold_run`` (``benchmarks/cold_run.py``): a cold run with its measured layout,
   per-rule seconds and final scores
+* ``benchmark: if_rehearsal`` (``benchmarks/if_rehearsal.py``): every Part A rule on DeepFloyd
+  IF with random weights at real UNet size: wall time, slowest jobs, largest peak memory
 * ``workflow_s`` / ``baseline_s`` / ``ratio`` (+ ``*_peak_mib``): dry-run overhead
   (``benchmarks/dryrun_overhead.py``)
 * ``cfg_batched_step_s`` / ``cfg_two_forwards_step_s``: one IF UNet step
@@ -204,6 +206,47 @@ def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
     ]
 
 
+def _if_rehearsal(name: str, machine: str, d: dict) -> list[dict]:
+    """benchmarks/if_rehearsal.py: the Snakemake run of every Part A rule on the real-size IF
+    UNets (random weights): total wall time, the slowest jobs and the largest peak memory."""
+    params = d.get("parameters") or {}
+    sizes = ", ".join(
+        f"{label} {params[key] / 1e9:.2f} B"
+        for key, label in (("stage1.unet", "IF-I-L"), ("stage2.unet", "IF-II-L"))
+        if _num(params.get(key))
+    )
+    device = f"{d.get('device', '?')}, {sizes or 'sizes not recorded'}"
+    if d.get("t5_layers"):
+        device += f", T5 width 4096 ({d['t5_layers']} layer(s))"
+    conditions = d.get("conditions") or {}
+    note = conditions.get("note") if isinstance(conditions, dict) else str(conditions)
+    notes = [note] if note else []
+    notes.append(f"{d.get('jobs', '?')} jobs")
+    slowest = sorted((d.get("rule_seconds") or {}).items(), key=lambda kv: -kv[1])[:3]
+    if slowest:
+        notes.append("slowest: " + ", ".join(f"{k} {v:.0f} s" for k, v in slowest))
+    peaks = d.get("rule_peak_rss_mb") or {}
+    if peaks:
+        job = max(peaks, key=peaks.get)
+        notes.append(f"largest job peak memory {peaks[job]:.0f} MB ({job})")
+    if _num(d.get("run_peak_rss_mb_polled")):
+        notes.append(f"all processes at once at most {d['run_peak_rss_mb_polled']:.0f} MB")
+    if _num(d.get("gpu_peak_memory_used_mib")) is not None:
+        notes.append(f"GPU memory in use at most {d['gpu_peak_memory_used_mib']:.0f} MiB")
+    what = "full preset" if d.get("full_preset") else "CPU overlay"
+    return [
+        _row(
+            name,
+            f"DeepFloyd IF rehearsal, every Part A rule ({what}, random weights)",
+            machine,
+            device,
+            d.get("command", "snakemake parta_all"),
+            f"{d['wall_seconds']:.0f} s",
+            note="; ".join(notes),
+        )
+    ]
+
+
 def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
     """(rows, note) for one results file; ``note`` says why a file gave no rows."""
     path = Path(path)
@@ -248,6 +291,8 @@ def summarize(path: str | os.PathLike) -> tuple[list[dict], str | None]:
         ]
     elif d.get("benchmark") == "cold_run" and _num(d.get("wall_seconds")):
         rows = _cold_run(name, machine, d)
+    elif d.get("benchmark") == "if_rehearsal" and _num(d.get("wall_seconds")):
+        rows = _if_rehearsal(name, machine, d)
     elif all(_num(d.get(k)) is not None for k in ("workflow_s", "baseline_s", "ratio")):
         rows = [
             _row(

@@ -46,3 +46,68 @@ def test_fa24_settings_match_the_preset():
                 assert kw[key] == merged[key], (name, key)
         assert (merged.get("lr_decay_to") or None) == kw.get("lr_decay_to"), name
         assert not merged.get("ema_decay"), name  # the spec has no EMA
+
+
+def _params(config: dict) -> int:
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+
+    with init_empty_weights():
+        unet = UNet2DConditionModel(**config)
+    return sum(p.numel() for p in unet.parameters())
+
+
+def test_if_rehearsal_unets_have_the_published_sizes_and_xl_layout():
+    """The inferred IF-I-L config is IF-I-XL's but for its width, and both rehearsal UNets
+    have the model cards' sizes (900M, 1.2B; benchmarks/if_rehearsal.py INFERRED)."""
+    import if_rehearsal as ifr
+    import if_unet_step
+
+    width = {"block_out_channels", "cross_attention_dim"}
+    xl = if_unet_step.IF_I_XL
+    assert {k: v for k, v in ifr.IF_I_L_UNET.items() if k in xl and k not in width} == {
+        k: v for k, v in xl.items() if k not in width
+    }
+    assert ifr.IF_I_L_UNET["cross_attention_dim"] == 4 * ifr.IF_I_L_UNET["block_out_channels"][0]
+    assert 0.85e9 < _params(ifr.IF_I_L_UNET) < 0.95e9
+    assert 1.15e9 < _params(ifr.IF_II_L_UNET) < 1.25e9
+    assert set(ifr.INFERRED) == {"stage1.unet", "stage2.unet", "stage1.text_encoder",
+                                 "stage1.tokenizer"}  # fmt: skip
+
+
+def test_if_rehearsal_tokenizer_has_t5_ids_and_pads_to_77():
+    import if_rehearsal as ifr
+
+    tok = ifr.tokenizer()
+    assert len(tok) == 32100 <= ifr.T5_XXL["vocab_size"]
+    ids = tok("a rocket ship", padding="max_length", max_length=77, truncation=True)["input_ids"]
+    assert len(ids) == 77 and ids[:4] == [tok.convert_tokens_to_ids(f"\u2581{w}") for w in
+                                          ("a", "rocket", "ship")] + [1]  # fmt: skip
+    assert set(ids[4:]) == {0} and tok.unk_token_id == 2
+    assert 2 not in tok("an unknown qzx word")["input_ids"]  # any word splits into pieces
+
+
+def test_if_rehearsal_cpu_overlay_runs_every_parta_rule_once(tmp_path):
+    """The overlay over configs/deepfloyd.yaml plans each Part A rule (rules/parta.smk and
+    fetch_models) and no other: a rule added later must be added to the rehearsal too."""
+    import re
+
+    import if_rehearsal as ifr
+
+    from tests.helpers.workflow import copy_workflow, planned_jobs, run_snakemake
+
+    wd = copy_workflow(tmp_path / "wf")
+    config = ifr.overlay(tmp_path / "models", "cpu", full=False)
+    (wd / "overlay.yaml").write_text(yaml.safe_dump(config))
+    out = run_snakemake(wd, "parta_all", "-n", "--cores", "2", "--configfile",
+                        "configs/deepfloyd.yaml", "overlay.yaml", timeout=300)  # fmt: skip
+    jobs = planned_jobs(out.stdout + out.stderr)
+    smk = (REPO / "rules/parta.smk").read_text()
+    rules = set(re.findall(r"^(?:rule (\w+):|use rule \w+ as (\w+))", smk, re.M))
+    rules = {a or b for a, b in rules} | {"fetch_models"}
+    assert set(jobs) == rules
+    # one job per section: three SDEdit sections, one anagram and one hybrid, one A0 step count
+    assert jobs["parta_sdedit"] == 3 and jobs["parta_pair"] == 2 and jobs["parta_a0"] == 1
+    backend = config["parta"]["backend"]
+    assert backend["variant"] == "fp16" and backend["local_files_only"] is True
+    assert config["device"] == "cpu" and config["gpus_per_job"] == 0

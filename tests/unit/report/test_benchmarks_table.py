@@ -215,6 +215,43 @@ def test_cold_run_row_names_the_machine_layout_and_scores(tmp_path):
     assert note.endswith("largest job peak memory 2375 MB (calibrate)")
 
 
+def test_if_rehearsal_row_gives_sizes_wall_time_slowest_jobs_and_peak_memory(tmp_path):
+    d = {
+        "benchmark": "if_rehearsal",
+        "command": "snakemake parta_all --cores 2 --configfile configs/deepfloyd.yaml x.yaml",
+        "device": "cpu",
+        "full_preset": False,
+        "machine": {"cpu_model": "AMD EPYC 9999", "cores": 2},
+        "conditions": {"note": "shared machine", "load_average_1_5_15_min_before": [3, 3, 3]},
+        "wall_seconds": 1234.4,
+        "jobs": 25,
+        "parameters": {"stage1.unet": 935365830, "stage2.unet": 1243277190},
+        "t5_layers": 1,
+        "rule_seconds": {"parta_a0_2": 300.0, "parta_a1_8_x": 200.0, "parta_a1_1": 20.0},
+        "rule_peak_rss_mb": {"parta_a0_2": 9876.4, "parta_a1_1": 4000.0},
+    }
+    path = tmp_path / "if_rehearsal_cpu_x.json"
+    path.write_text(json.dumps(d))
+    rows, note = bs.summarize(path)
+    assert note is None and len(rows) == 1
+    r = rows[0]
+    assert r["machine"] == "AMD EPYC 9999, 2 cores" and r["value"] == "1234 s"
+    assert "CPU overlay" in r["benchmark"] and r["variants"] == d["command"]
+    assert r["device"] == "cpu, IF-I-L 0.94 B, IF-II-L 1.24 B, T5 width 4096 (1 layer(s))"
+    assert r["note"].startswith("shared machine; 25 jobs; slowest: parta_a0_2 300 s, ")
+    assert r["note"].endswith("largest job peak memory 9876 MB (parta_a0_2)")
+    assert "GPU memory" not in r["note"] and "all processes" not in r["note"]
+    d |= {"device": "cuda", "full_preset": True, "gpu_peak_memory_used_mib": 20480.0}
+    d["run_peak_rss_mb_polled"] = 12049.2
+    d["machine"]["cuda"] = "NVIDIA H200"
+    path.write_text(json.dumps(d))
+    r = bs.summarize(path)[0][0]
+    assert "full preset" in r["benchmark"] and r["machine"].startswith("NVIDIA H200 / ")
+    assert r["note"].endswith(
+        "(parta_a0_2); all processes at once at most 12049 MB; GPU memory in use at most 20480 MiB"
+    )
+
+
 def test_caption_says_how_to_read_the_table_and_what_was_skipped():
     caption = bs.table_caption(3, [])
     assert caption == bs.CAPTION and "ratio > 1 means the first variant is faster" in caption
