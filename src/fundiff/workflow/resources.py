@@ -86,7 +86,11 @@ DEEPFLOYD = {
     "encode_prompts": (24000, 60),  # T5-XXL encoder, 9.8 GB in fp16
     "fetch_models": (4000, 240),  # downloads ~14 GB (stage I L, stage II L, T5-XXL)
 }
-DEEPFLOYD_MODEL_RULE = (12000, 60)  # IF-I-L (1.8 GB) + IF-II-L (2.5 GB) UNets, no T5
+# Model rules: IF-I-L (1.8 GB) + IF-II-L (2.5 GB) UNets, no T5; A0 holds both pipelines at once.
+# Peaks of the CPU rehearsal (benchmarks/results/if_rehearsal_cpu_amd_epyc.json, real-size UNets,
+# fp32): A0 11.9 GB, the other model rules 6.5 GB at most; x MEM_HEADROOM, rounded up.
+DEEPFLOYD_A0 = (18000, 60)
+DEEPFLOYD_MODEL_RULE = (10000, 60)
 PARTA_MODEL_RULES = {"parta_a0", "parta_forward", "parta_iterative", "parta_sample",
                      "parta_sdedit", "parta_inpaint", "parta_pair", "eval_parta_denoise"}  # fmt: skip
 
@@ -114,7 +118,7 @@ def size(config: Mapping, rule: str, gpu_capable: bool = False) -> Size:
     if rule in DEEPFLOYD:  # the deepfloyd backend's own rules
         return Size(*DEEPFLOYD[rule])
     if rule in PARTA_MODEL_RULES and config["parta"]["backend"]["name"] == "deepfloyd":
-        return Size(*DEEPFLOYD_MODEL_RULE)
+        return Size(*(DEEPFLOYD_A0 if rule == "parta_a0" else DEEPFLOYD_MODEL_RULE))
     if rule not in MEASURED:
         raise KeyError(f"no size for rule '{rule}': add it to fundiff.workflow.resources.MEASURED")
     peak_mb, seconds = MEASURED[rule]

@@ -53,7 +53,20 @@ def test_deepfloyd_rules_are_sized_for_the_if_weights():
     assert size(DEEPFLOYD, "parta_sdedit", gpu_capable=True) == Size(
         *resources.DEEPFLOYD_MODEL_RULE
     )
-    # the mnist backend's Part A rules stay small
+    assert size(DEEPFLOYD, "parta_a0", gpu_capable=True) == Size(*resources.DEEPFLOYD_A0)
+    # the real-size CPU rehearsal's peaks (random IF-I-L / IF-II-L weights) fit with headroom
+    import json
+
+    from tests.helpers.workflow import REPO
+
+    rehearsal = json.loads((REPO / "benchmarks/results/if_rehearsal_cpu_amd_epyc.json").read_text())
+    peaks = rehearsal["script_peak_rss_mb_polled"]  # per script, polled every 0.5 s
+    assert peaks["parta_a0"] * resources.MEM_HEADROOM <= resources.DEEPFLOYD_A0[0]
+    for script in ("parta_noisy", "parta_iterative", "parta_sample", "parta_sdedit", "parta_pair"):
+        assert peaks[script] * resources.MEM_HEADROOM <= resources.DEEPFLOYD_MODEL_RULE[0], script
+    assert (
+        peaks["parta_encode"] * resources.MEM_HEADROOM <= size(DEEPFLOYD, "encode_prompts").mem_mb
+    )
     assert size(EMBEDDED, "parta_sdedit", gpu_capable=True).mem_mb < 5000
 
 
