@@ -394,7 +394,27 @@ def overlay(dest: Path, device: str, full: bool) -> dict:
     return out
 
 
-class HostPoll:
+class _Poller:
+    """A daemon thread that runs ``_loop`` while the ``with`` block lasts (``_stop`` ends it)."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class HostPoll(_Poller):
     """Resident memory of the run's processes (Snakemake and every job) every ``interval``
     seconds (psutil): the peak of all of them together, and per job script (``.snakemake/scripts/tmpXXX.<script>.py``) the
     peak of that process. Snakemake's own ``max_rss`` (a job's process tree) samples every
@@ -404,10 +424,8 @@ class HostPoll:
     _SCRIPT = re.compile(r"\.([A-Za-z0-9_]+)\.py$")
 
     def __init__(self, interval: float = 0.5):
-        self.interval, self.root = interval, None
-        self.peak_mb, self.by_script = 0.0, {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__(interval)
+        self.root, self.peak_mb, self.by_script = None, 0.0, {}
 
     def _sample(self) -> None:
         import psutil
@@ -435,23 +453,14 @@ class HostPoll:
                 self._sample()
             self._stop.wait(self.interval)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
-class GpuPoll:
+class GpuPoll(_Poller):
     """Peak ``memory.used`` (MiB, summed over the GPUs) seen by ``nvidia-smi`` every
     ``interval`` seconds while the run lasts; None when nvidia-smi cannot be run."""
 
     def __init__(self, interval: float = 0.5):
-        self.interval, self.peak_mib, self.samples = interval, None, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__(interval)
+        self.peak_mib, self.samples = None, 0
 
     def _loop(self):
         cmd = ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"]
@@ -464,14 +473,6 @@ class GpuPoll:
             self.samples += 1
             self.peak_mib = used if self.peak_mib is None else max(self.peak_mib, used)
             self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def gpu_name() -> str | None:

@@ -186,13 +186,7 @@ def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
             f"{tc.get('class_entropy', float('nan')):.2f}, FD ratio "
             f"{tc.get('fd_ratio', float('nan')):.2f} (n = {tc.get('n')})"
         )
-    slowest = sorted((d.get("rule_seconds") or {}).items(), key=lambda kv: -kv[1])[:3]
-    if slowest:
-        notes.append("slowest: " + ", ".join(f"{k} {v:.0f} s" for k, v in slowest))
-    peaks = d.get("rule_peak_rss_mb") or {}
-    if peaks:
-        job = max(peaks, key=peaks.get)
-        notes.append(f"largest job peak memory {peaks[job]:.0f} MB ({job})")
+    notes += _job_notes(d)
     return [
         _row(
             name,
@@ -204,6 +198,20 @@ def _cold_run(name: str, machine: str, d: dict) -> list[dict]:
             note="; ".join(notes),
         )
     ]
+
+
+def _job_notes(d: dict) -> list[str]:
+    """The three slowest jobs and the largest job's peak memory of a Snakemake run's record
+    (``rule_seconds`` / ``rule_peak_rss_mb``: job -> seconds / MB), as notes."""
+    notes = []
+    slowest = sorted((d.get("rule_seconds") or {}).items(), key=lambda kv: -kv[1])[:3]
+    if slowest:
+        notes.append("slowest: " + ", ".join(f"{k} {v:.0f} s" for k, v in slowest))
+    peaks = d.get("rule_peak_rss_mb") or {}
+    if peaks:
+        job = max(peaks, key=peaks.get)
+        notes.append(f"largest job peak memory {peaks[job]:.0f} MB ({job})")
+    return notes
 
 
 def _if_rehearsal(name: str, machine: str, d: dict) -> list[dict]:
@@ -222,13 +230,7 @@ def _if_rehearsal(name: str, machine: str, d: dict) -> list[dict]:
     note = conditions.get("note") if isinstance(conditions, dict) else str(conditions)
     notes = [note] if note else []
     notes.append(f"{d.get('jobs', '?')} jobs")
-    slowest = sorted((d.get("rule_seconds") or {}).items(), key=lambda kv: -kv[1])[:3]
-    if slowest:
-        notes.append("slowest: " + ", ".join(f"{k} {v:.0f} s" for k, v in slowest))
-    peaks = d.get("rule_peak_rss_mb") or {}
-    if peaks:
-        job = max(peaks, key=peaks.get)
-        notes.append(f"largest job peak memory {peaks[job]:.0f} MB ({job})")
+    notes += _job_notes(d)
     if _num(d.get("run_peak_rss_mb_polled")):
         notes.append(f"all processes at once at most {d['run_peak_rss_mb_polled']:.0f} MB")
     if _num(d.get("gpu_peak_memory_used_mib")) is not None:
