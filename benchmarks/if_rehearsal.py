@@ -64,6 +64,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cold_run import copy_repo, cpu_model, git_describe, rule_benchmarks  # noqa: E402
+from if_unet_step import IF_I_XL  # noqa: E402
 
 DEST = REPO / "resources" / "if_rehearsal"
 
@@ -71,40 +72,17 @@ DEST = REPO / "resources" / "if_rehearsal"
 # width of IF-I-L: model_channels 320 (block_out_channels 320 x [1, 2, 3, 4], encoder_channels
 # = cross_attention_dim 4 x 320, as 2816 = 4 x 704 in XL). See INFERRED.
 IF_I_L_UNET = {
-    "act_fn": "gelu",
-    "addition_embed_type": "text",
-    "addition_embed_type_num_heads": 64,
-    "attention_head_dim": 64,
+    **IF_I_XL,
     "block_out_channels": [320, 640, 960, 1280],
-    "class_embed_type": None,
     "cross_attention_dim": 1280,
-    "cross_attention_norm": "group_norm",
-    "down_block_types": [
-        "ResnetDownsampleBlock2D",
-        "SimpleCrossAttnDownBlock2D",
-        "SimpleCrossAttnDownBlock2D",
-        "SimpleCrossAttnDownBlock2D",
-    ],
-    "encoder_hid_dim": 4096,
-    "encoder_hid_dim_type": "text_proj",
+    # the rest of unet/config.json: diffusers' defaults, written out as the hub file has them
+    "class_embed_type": None,
     "flip_sin_to_cos": True,
     "freq_shift": 0,
-    "in_channels": 3,
-    "layers_per_block": 3,
     "mid_block_scale_factor": 1,
-    "mid_block_type": "UNetMidBlock2DSimpleCrossAttn",
     "norm_eps": 1e-05,
     "norm_num_groups": 32,
     "only_cross_attention": False,
-    "out_channels": 6,
-    "resnet_time_scale_shift": "scale_shift",
-    "sample_size": 64,
-    "up_block_types": [
-        "SimpleCrossAttnUpBlock2D",
-        "SimpleCrossAttnUpBlock2D",
-        "SimpleCrossAttnUpBlock2D",
-        "ResnetUpsampleBlock2D",
-    ],
     "upcast_attention": False,
     "use_linear_projection": False,
 }
