@@ -2,6 +2,7 @@
 #   snakemake --cores all                                  embedded preset (offline, CPU)
 #   snakemake --cores all --configfile configs/fa24.yaml   the spec (Part B), on a GPU
 #   snakemake --cores all --configfile configs/deepfloyd.yaml   Part A on DeepFloyd IF, on a GPU
+#   ... --configfile <preset> configs/beyond.yaml           + the beyond-the-spec items
 from snakemake.utils import min_version
 
 min_version("9.20")
@@ -18,6 +19,11 @@ include: "rules/report_inputs.smk"
 include: "rules/data.smk"
 include: "rules/partb.smk"
 include: "rules/parta.smk"
+include: "rules/beyond_flow.smk"
+include: "rules/beyond_samplers.smk"
+include: "rules/beyond_views.smk"
+include: "rules/beyond_repaint.smk"
+include: "rules/beyond_logo.smk"
 include: "rules/report.smk"
 include: "rules/eval.smk"
 

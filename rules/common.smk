@@ -224,10 +224,22 @@ def eval_files(ext):
 eval_tables, eval_figures = partial(eval_files, "json"), partial(eval_files, "png")
 
 
+# ---------------------------------------------------------------- Beyond the spec
+# Each rules/beyond_<item>.smk registers BEYOND[item] = files(kind): the item's figures, tables
+# (JSON table specs) and benchmarks (benchmark: files shown in the report), empty while its config
+# beyond.<item>.enabled is false (configs/beyond.yaml turns every item on).
+BEYOND = {}
+
+
+def beyond_files(kind):
+    return [f for files in BEYOND.values() for f in files(kind)]
+
+
 def all_targets():
     evals = ["results/eval/summary.json", *eval_figures(), "results/eval/parta_summary.json"]
     pages = ["results/report/index.html", "results/report/README.md"]
-    return partb_figures() + parta_tables() + evals + ["results/benchmarks/table.json"] + pages
+    out = partb_figures() + parta_tables() + evals + ["results/benchmarks/table.json"]
+    return out + beyond_files("figures") + beyond_files("tables") + pages
 
 
 def benchmark_results():
