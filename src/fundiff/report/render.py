@@ -117,6 +117,7 @@ def load_sections(path: str | os.PathLike = SECTIONS_YAML) -> list[dict]:
             s.setdefault("text", "")
             s.setdefault("formulas", [])
             s.setdefault("figures", True)
+            s.setdefault("absent", "")
     return parts
 
 
@@ -570,6 +571,12 @@ def build_context(
     for part in parts:
         part["present"] = any(s["id"] in by_section for s in part["sections"])
         part["intro_html"] = inline_html(part.get("intro", ""))
+        # an optional part (beyond the spec) that this build did not make: its intro and `absent`
+        # note (how to switch it on) only, no empty sections
+        part["absent"] = part.get("absent", "") if not part["present"] else ""
+        part["absent_html"] = inline_html(part["absent"])
+        if part.get("optional") and not part["present"]:
+            part["sections"] = []
         for s in part["sections"]:
             apply_variant(s, by_section.get(s["id"], []))
             s["anchor"] = "sec-" + s["id"].replace(".", "-")
@@ -579,6 +586,7 @@ def build_context(
             ]
             s["tables"] = by_section.get(s["id"], [])
             s["has_figures"] = s["figures"]
+            s["absent_html"] = inline_html(s.get("absent", ""))  # why it may have no figure
     parta_present = any(p["present"] for p in parts if p["id"] == "A")
     if parta_backend is None:  # fall back to what the Part A table specs recorded
         recorded = {
