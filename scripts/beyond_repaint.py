@@ -44,6 +44,9 @@ def main(smk, log):
         shown = [table.cell(f"{image}/original", x_0[0], "original")]
         masked01 = (orig01 * (1 - mask.cpu()))[0]
         shown.append(table.cell(f"{image}/to_replace", masked01, "to replace", model=False))
+        loops.cfg_predict(
+            backend, x_orig, p.timesteps[0], cond, uncond, p.guidance_scale
+        )  # warm-up
         for method, (j, res) in (
             ("one_pass", (1, 1)),
             ("repaint", (r["jump_length"], r["resamplings"])),

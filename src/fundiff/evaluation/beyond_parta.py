@@ -180,10 +180,11 @@ def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict,
     caption = (
         f"Mean over {n} inpaintings per image and method (one batch each, the same seed for "
         "both). band error: mean |x - original| on the band of width w inside the mask along "
-        "its boundary; seam: mean jump |x(p) - x(q)| across the mask boundary (the original's "
-        "in the last rows' 'original seam'); outside error: max |x - original| outside the "
+        "its boundary; seam: mean jump |x(p) - x(q)| across the mask boundary (the original "
+        "image's own: 'original seam'); outside error: max |x - original| outside the "
         "mask (0: the kept region is the original); accuracy (mnist): the digit classifier "
-        "reads the inpainting as it reads the original; seconds: wall time of the batch."
+        "reads the inpainting as it reads the original; seconds: wall time of the batch (after "
+        "one untimed warm-up forward)."
     )
     columns = [
         "image", "method", "n", "accuracy", "band error", "seam", "original seam",
