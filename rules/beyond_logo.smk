@@ -4,29 +4,7 @@
 BEYOND_LOGO = config["beyond"]["logo"]
 
 
-def beyond_logo_files(kind):
-    """This item's files of one kind (figures, tables, benchmarks) for the report and rule all;
-    none while beyond.logo.enabled is false or the backend is mnist."""
-    return BY.logo_files(config, kind)
-
-
-BEYOND["logo"] = beyond_logo_files
-
-
-def beyond_logo_cells():
-    """The stage I and II images of every prompt, flagged for Snakemake's report."""
-    prompts = list(enumerate(BEYOND_LOGO["prompts"], 1))
-    shown = [(s, f"{k}: {q}") for s in ("I", "II") for k, q in prompts]
-    return [
-        report_flag(
-            path,
-            caption="../report/beyond_logo.rst",
-            category="Beyond the spec",
-            subcategory=report_subcategory(figure_section("logo")),
-            labels={"stage": stage, "prompt": prompt},
-        )
-        for path, (stage, prompt) in zip(BY.logo_cells(config), shown)
-    ]
+BEYOND["logo"] = partial(BY.logo_files, config)
 
 
 rule beyond_logo:

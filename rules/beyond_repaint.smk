@@ -4,34 +4,7 @@
 BEYOND_REPAINT = config["beyond"]["repaint"]
 
 
-def beyond_repaint_files(kind):
-    """This item's files of one kind (figures, tables, benchmarks) for the report and rule all;
-    none while beyond.repaint.enabled is false."""
-    return BY.repaint_files(config, kind)
-
-
-BEYOND["repaint"] = beyond_repaint_files
-
-
-def beyond_repaint_inputs(wildcards):
-    """The model, the images (and mask files) and, on mnist, the digit classifier."""
-    out = {**pa_model_inputs(), **BY.repaint_inputs(config)}
-    return out | ({"classifier": "results/eval/classifier.pt"} if BY.mnist(config) else {})
-
-
-def beyond_repaint_cells():
-    """Every image's cells, flagged for Snakemake's report (labels: image and cell)."""
-    shown = [(i, c) for i in BY.repaint_images(config) for c in BY.REPAINT_CELLS]
-    return [
-        report_flag(
-            path,
-            caption="../report/beyond_repaint.rst",
-            category="Beyond the spec",
-            subcategory=report_subcategory(figure_section("repaint")),
-            labels={"image": image, "cell": cell.replace("_", " ")},
-        )
-        for path, (image, cell) in zip(BY.repaint_cells(config), shown)
-    ]
+BEYOND["repaint"] = partial(BY.repaint_files, config)
 
 
 rule beyond_repaint:

@@ -2,38 +2,10 @@
 # Anagrams of every configured pair under each view (fundiff.parta.views: rotate90, negate,
 # jigsaw, and the spec's flip / rotate180 as baselines), and on the mnist backend their success
 # rates judged by the digit classifier. Files and params: fundiff.parta.beyond.
-from fundiff.parta import beyond as BY  # noqa: E402
-
 BEYOND_VIEWS = config["beyond"]["views"]
 
 
-def beyond_views_files(kind):
-    """This item's files of one kind (figures, tables, benchmarks) for the report and rule all;
-    none while beyond.views.enabled is false."""
-    return BY.views_files(config, kind)
-
-
-BEYOND["views"] = beyond_views_files
-
-
-def beyond_views_cells():
-    """The cells of the {view} table, flagged for Snakemake's report (labels: the view, the
-    pair and what the cell shows)."""
-    shown = [(p["name"], c) for p in BY.view_pairs(config) for c in ("image", "view")]
-
-    def labels(pair, cell):
-        return lambda w: {"view": w.view, "pair": pair, "cell": cell}
-
-    return [
-        report_flag(
-            path,
-            caption="../report/beyond_views.rst",
-            category="Beyond the spec",
-            subcategory=report_subcategory(figure_section("views")),
-            labels=labels(pair, cell),
-        )
-        for path, (pair, cell) in zip(BY.view_cells(config, "{view}"), shown)
-    ]
+BEYOND["views"] = partial(BY.views_files, config)
 
 
 rule beyond_views_anagram:
