@@ -1,13 +1,36 @@
 # Beyond the spec, item: repaint (config beyond.repaint; section X4 of the writeup).
+# RePaint resampling (fundiff.parta.loops.repaint_inpaint) vs the spec's one-pass inpainting on
+# every parta.inpaint image, same seeds, measured side by side (fundiff.evaluation.beyond_parta).
 BEYOND_REPAINT = config["beyond"]["repaint"]
 
 
-def beyond_repaint_files(kind):
-    """This item's files of one kind (figures, tables, benchmarks) for the report and rule all;
-    none while beyond.repaint.enabled is false."""
-    if not BEYOND_REPAINT["enabled"]:
-        return []
-    return []
+BEYOND["repaint"] = partial(BY.repaint_files, config)
 
 
-BEYOND["repaint"] = beyond_repaint_files
+rule beyond_repaint:
+    """X4: one-pass (spec) and RePaint inpainting of every parta.inpaint image, N samples each."""
+    input:
+        unpack(beyond_repaint_inputs),
+        lib=script_lib("beyond_repaint"),
+    output:
+        cells=beyond_repaint_cells(),
+        table=f"{BY.REPAINT_DIR}/table.json",
+        npz=f"{BY.REPAINT_DIR}/table.npz",
+    log:
+        "logs/beyond/repaint.log",
+    benchmark:
+        "benchmarks/rules/beyond_repaint.tsv"
+    conda:
+        "../envs/fundiff.yaml"
+    threads: sample_threads
+    resources:
+        **sized("beyond_repaint", gpu=True),
+    params:
+        **PA.model_params(),
+        repaint=BY.repaint_params(config),
+        prompt=PARTA["null_prompt"],
+        invert={i: PA.invert(i) for i in BY.repaint_images(config)},
+        resize={i: PA.resize(i) for i in BY.repaint_images(config)},
+        title=BY.repaint_title(config),
+    script:
+        "../scripts/beyond_repaint.py"

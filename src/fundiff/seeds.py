@@ -20,7 +20,10 @@ name                   seed                    stream
 ``eval_class_cond``    seed + 20000            measured results: the CFG sweep's samples
 (by name)              :func:`derived_seed`    Part A per image / pair: SDEdit ("sdedit", image,
                                                i_start), inpainting ("inpaint", image[,
-                                               "known"]), anagrams / hybrids (kind, pair)
+                                               "known"]), anagrams / hybrids (kind, pair);
+                                               beyond the spec: X3's judged batch
+                                               ("views_eval", view), X4's inpaintings
+                                               ("repaint", image[, "known"])
 =====================  ======================  ===============================================
 
 Every other stream (A0's stage I, A1.5 / A1.6 samples, the classifier, Part B's noising figure)

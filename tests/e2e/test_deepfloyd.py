@@ -107,6 +107,33 @@ def test_parta_metrics_run_on_tiny_if_without_the_classifier(if_run):
     assert [row[0] for row in inp] == ["cat"] and inp[0][3] < 1e-10  # MSE outside the mask
 
 
+def test_beyond_parta_items_on_tiny_if(if_run):
+    """X3 (figures, no judge), X4 (no classifier: no accuracy) and X5, the logo through A0's
+    stage I + II, on the tiny IF pipeline (configs/tiny_deepfloyd.yaml's beyond block)."""
+    beyond = yaml.safe_load((if_run / "configs/tiny_deepfloyd.yaml").read_text())["beyond"]
+    r = if_run / "results/beyond"
+    targets = [f"results/beyond/views/{v}/table.json" for v in beyond["views"]["views"]]
+    targets += ["results/beyond/repaint/table.json", "results/beyond/logo/table.json"]
+    run_snakemake(
+        if_run, *targets, "--cores", "2", "--configfile", "configs/tiny_deepfloyd.yaml",
+        env=OFFLINE, timeout=1200,
+    )  # fmt: skip
+    assert not (r / "views/success.json").exists()  # no digit classifier on IF
+    view = read_table(r / "views/negate/table.json")
+    for c in view["rows"][0]["cells"]:
+        assert Image.open(c["path"]).size == (32, 32)
+    rep = json.loads((r / "repaint/table.json").read_text())
+    cols = rep["data"]["columns"]
+    rows = [dict(zip(cols, row, strict=True)) for row in rep["data"]["rows"]]
+    assert [x["accuracy"] for x in rows] == [None, None]
+    assert all(x["outside error"] < 1e-6 for x in rows)
+    logo = read_table(r / "logo/table.json")
+    assert logo["section"] == "X5" and len(logo["rows"]) == 2  # stage I, stage II
+    assert Image.open(logo["rows"][1]["cells"][0]["path"]).size == (64, 64)
+    cache = torch.load(if_run / "results/parta/prompt_embeds.pt", weights_only=True)
+    assert set(beyond["logo"]["prompts"]) <= set(cache)
+
+
 def test_fetch_models_records_the_local_folders_first(if_run):
     """The tiny preset's models are local folders: checked and recorded as they are (no hub),
     and every Part A job ran after fetch_models (their inputs name its manifest)."""

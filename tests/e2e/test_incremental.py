@@ -27,6 +27,9 @@ TINY = ["--cores", "1", "--configfile", "configs/tiny.yaml"]
 TRAIN = {"train": 3, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1}
 CALIBRATE = {"calibrate": 1}  # the measured layout (its params: device, model width, batch)
 SAMPLE = {"sample": 4, "sampling_gif": 4}  # a grid and a GIF per model and sample epoch
+# beyond the spec on the Part A model (tiny: 2 anagram views, their judge, RePaint)
+BEYOND_VIEWS = {"beyond_views_anagram": 2, "beyond_views_judge": 1}
+BEYOND_PARTA = {**BEYOND_VIEWS, "beyond_repaint": 1}
 # every Part A model job (they all run on Part B's final class_cond weights) + its table merges
 PARTA_MODEL = {
     "parta_a0": 2,
@@ -47,6 +50,7 @@ PARTA_MODEL = {
     "eval_parta_sdedit": 1,
     "eval_parta_inpaint": 1,
     "eval_parta_summary": 1,
+    **BEYOND_PARTA,
 }
 EVAL_CLASS = {"eval_sample_cfg": 1, "eval_partb": 1}  # CFG-sweep samples (one job) + scores
 EVAL_TIME = {"eval_sample_time": 1}
@@ -121,10 +125,12 @@ CONFIG_CASES = [
             "eval_parta_inpaint": 1,
             "eval_parta_illusions": 1,
             "eval_parta_summary": 1,
+            **BEYOND_PARTA,
             **PAGE,
         },
     ),
-    # Adding an anagram pair runs only that pair, its table, its success rate and the report.
+    # Adding an anagram pair runs only that pair, its table, its success rate, X3's views of the
+    # pairs and the report.
     (
         "parta.anagrams.pairs + one",
         'parta: {anagrams: {pairs: [{name: six_nine, prompts: ["6", "9"]}, '
@@ -134,6 +140,7 @@ CONFIG_CASES = [
             "parta_table": 1,
             "eval_parta_illusions": 1,
             "eval_parta_summary": 1,
+            **BEYOND_VIEWS,  # X3 makes A1.8's pairs under every view (beyond.views.pairs: null)
             **PAGE,
         },
     ),

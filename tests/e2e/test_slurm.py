@@ -30,6 +30,7 @@ GPU_RULES = {
     "parta_a0", "parta_forward", "parta_blur", "parta_one_step", "parta_iterative",
     "parta_sample", "parta_cfg", "parta_sdedit", "parta_inpaint", "parta_pair",
     "eval_parta_denoise", "eval_parta_illusions",
+    "beyond_views_anagram", "beyond_views_judge", "beyond_repaint",  # X3, X4 (configs/tiny.yaml)
 }  # fmt: skip
 # ... the CPU-only cluster jobs ...
 CPU_RULES = {"denoise_test", "denoise_ood"}

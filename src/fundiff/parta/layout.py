@@ -113,13 +113,20 @@ def view_words(config: dict) -> str:
 
 
 def prompts(config: dict) -> list[str]:
-    """Every prompt the configuration uses (the encode_prompts cache), sorted."""
+    """Every prompt the configuration uses (the encode_prompts cache), sorted; with the
+    beyond-the-spec items X3 (its own prompt pairs) and X5 (the logo prompts) when enabled."""
     pa = config["parta"]
     out = {"", pa["null_prompt"], pa["sdedit"]["text"]["prompt"]}
     out |= set(pa["a0"]["prompts"]) | set(pa["sample"]["prompts"]) | set(pa["cfg"]["prompts"])
     for kind in ("anagrams", "hybrids"):
         for pair in pa[kind]["pairs"]:
             out |= set(pair["prompts"])
+    beyond = config.get("beyond", {})  # X3's own pairs and X5's logo prompts, when on
+    views, logo = beyond.get("views", {}), beyond.get("logo", {})
+    if views.get("enabled") and views.get("pairs"):
+        out |= {q for pair in views["pairs"] for q in pair["prompts"]}
+    if logo.get("enabled") and pa["backend"]["name"] != "mnist":
+        out |= set(logo["prompts"])
     return sorted(out)
 
 

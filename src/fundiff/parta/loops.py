@@ -10,7 +10,9 @@ this module only combines noise estimates (spec sections in brackets):
 * sample / sample_cfg  from pure noise; CFG eps = eps_u + gamma (eps_c - eps_u)        [1.5, 1.6]
 * sdedit           q_sample to t = timesteps[i_start], then CFG denoising              [1.7]
 * inpaint          after every step x_t' <- m x_t' + (1 - m) q_sample(x_orig, t')      [1.7.2]
-* visual_anagram   eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2, V = flip | rotate180  [1.8]
+* repaint_inpaint  the same, with RePaint's resampling: down j steps, back up j steps   [X4]
+                   x_up = sqrt(abar_up / abar_t) x_t + sqrt(1 - abar_up / abar_t) z
+* visual_anagram   eps = (CFG(x_t, p1) + V^-1(CFG(V(x_t), p2))) / 2, V in views.VIEWS  [1.8]
 * hybrid           eps = lowpass(CFG(x_t, p1)) + highpass(CFG(x_t, p2))                [1.9]
 * a0               text-to-image (the backend's pipeline or sample_a0), then stage II   [0]
 
@@ -29,8 +31,8 @@ from torchvision.transforms.functional import gaussian_blur
 
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.timesteps import frame_steps
+from fundiff.parta import views
 from fundiff.parta.backends import Backend
-from fundiff.parta.views import VIEWS
 from fundiff.progress import progress
 from fundiff.seeds import offset_seed
 
@@ -92,9 +94,10 @@ def cfg_eps_fn(backend: Backend, cond, uncond, scale: float) -> EpsFn:
 def anagram_eps_fn(
     backend: Backend, cond1, cond2, uncond, scale: float, view: str = "flip"
 ) -> EpsFn:
-    """eps = (CFG(x_t, p1) + V(CFG(V(x_t), p2))) / 2 with V = ``VIEWS[view]`` (the spec: flip),
-    both views in one forward."""
-    turn = VIEWS[view]
+    """eps = (CFG(x_t, p1) + V^-1(CFG(V(x_t), p2))) / 2 with V = ``views.view(view)`` (the
+    spec: flip) and V^-1 its inverse (``views.inverse``: rotate90's is rotate -90; flip,
+    rotate180 and negate are their own), both views in one forward."""
+    turn, unturn = views.view(view), views.inverse(view)
 
     def eps_fn(x_t, t):
         n = x_t.shape[0]
@@ -102,7 +105,7 @@ def anagram_eps_fn(
         eps, var = cfg_predict(
             backend, both, t, torch.cat([cond1, cond2]), torch.cat([uncond, uncond]), scale
         )
-        eps_hat = (eps[:n] + turn(eps[n:])) / 2.0
+        eps_hat = (eps[:n] + unturn(eps[n:])) / 2.0
         return eps_hat, None if var is None else var[:n]
 
     return eps_fn
@@ -238,6 +241,26 @@ def sdedit(
     )[0]
 
 
+def known_replacement(backend, x_orig, mask, last: int, known_generator, on_step=None):
+    """The spec's inpainting rule as a step hook: x_t' <- m x_t' + (1 - m) q_sample(x_orig, t')
+    (eps' from ``known_generator``), and x <- m x + (1 - m) x_orig at t' = ``last``."""
+    m = mask.to(x_orig.device, x_orig.dtype)
+
+    def replace(x, t_prev, x0_hat):
+        if t_prev == last:
+            known = x_orig
+        else:
+            known = ddpm.q_sample(
+                backend.schedule, x_orig, t_prev, randn(x.shape, known_generator, x)
+            )
+        x = m * x + (1.0 - m) * known
+        if on_step is not None:
+            on_step(t_prev, x)
+        return x
+
+    return replace
+
+
 @torch.no_grad()
 def inpaint(
     backend: Backend,
@@ -258,20 +281,7 @@ def inpaint(
     last step x <- m x + (1 - m) x_orig, so the kept region is exactly the original.
     ``on_step(t', x_t')`` sees every x_t' after the replacement.
     """
-    m = mask.to(x_orig.device, x_orig.dtype)
-    last = timesteps[-1]
-
-    def replace(x, t_prev, x0_hat):
-        if t_prev == last:
-            known = x_orig
-        else:
-            known = ddpm.q_sample(
-                backend.schedule, x_orig, t_prev, randn(x.shape, known_generator, x)
-            )
-        x = m * x + (1.0 - m) * known
-        if on_step is not None:
-            on_step(t_prev, x)
-        return x
+    replace = known_replacement(backend, x_orig, mask, timesteps[-1], known_generator, on_step)
 
     x_T = noise(backend, x_orig.shape[0], generator).to(x_orig.dtype)
     eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
@@ -280,10 +290,107 @@ def inpaint(
     )[0]
 
 
+def repaint_schedule(num_steps: int, jump_length: int, resamplings: int) -> list[int]:
+    """The indices into the strided timestep list that RePaint visits (Lugmayr et al. 2022,
+    Algorithm 1 with its "jump" schedule; diffusers' ``RePaintScheduler.set_timesteps``).
+
+    ``num_steps`` = K denoising steps (the list has K + 1 entries, index 0 = pure noise,
+    K = the end). Counting u = steps still to go (K .. 0): every time u reaches a multiple of
+    ``jump_length`` j below K - j (0 included: the finished image), the walk goes back up j
+    steps, ``resamplings`` - 1 times at each such u. ``resamplings`` = 1 (or j >= K): the plain
+    walk [0, 1, ..., K], the spec's one-pass rule.
+    """
+    if jump_length < 1 or resamplings < 1:
+        raise ValueError("jump_length and resamplings must be >= 1")
+    jumps = {u: resamplings - 1 for u in range(0, num_steps - jump_length, jump_length)}
+    u, visits = num_steps, [0]
+    while u >= 1:
+        u -= 1
+        visits.append(num_steps - u)
+        if jumps.get(u, 0) > 0:
+            jumps[u] -= 1
+            for _ in range(jump_length):
+                u += 1
+                visits.append(num_steps - u)
+    return visits
+
+
+def schedule_runs(visits: list[int]) -> list[tuple[int, int]]:
+    """A walk split into its maximal monotone runs (first index, last index): down the chain
+    when last > first, back up otherwise; consecutive runs share their end points."""
+    runs, start = [], 0
+    for k in range(1, len(visits)):
+        if k + 1 == len(visits) or (visits[k + 1] > visits[k]) != (visits[k] > visits[k - 1]):
+            runs.append((visits[start], visits[k]))
+            start = k
+    return runs
+
+
+def forward_jump(
+    schedule: ddpm.Schedule, x_t: torch.Tensor, t: int, t_up: int, z: torch.Tensor
+) -> torch.Tensor:
+    """RePaint's jump back up the chain, q(x_{t_up} | x_t) for t_up > t (the forward process
+    from t to t_up in one draw):
+
+        x_{t_up} = sqrt(abar_{t_up} / abar_t) x_t + sqrt(1 - abar_{t_up} / abar_t) z,  z ~ N(0, I)
+
+    Composed with q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I) it gives
+    N(sqrt(abar_{t_up}) x_0, (1 - abar_{t_up}) I) = q(x_{t_up} | x_0): the mean factors
+    multiply and the variances add, (abar_up / abar_t)(1 - abar_t) + 1 - abar_up / abar_t
+    = 1 - abar_up. (abar_{-1} = 1: ddpm.Schedule.alpha_bar.)
+    """
+    ratio = (schedule.alpha_bar(t_up) / schedule.alpha_bar(t)).to(x_t.device, x_t.dtype)
+    return ratio.sqrt() * x_t + (1.0 - ratio).sqrt() * z
+
+
+@torch.no_grad()
+def repaint_inpaint(
+    backend: Backend,
+    x_orig: torch.Tensor,
+    mask: torch.Tensor,
+    timesteps: list[int],
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    generator: torch.Generator,
+    known_generator: torch.Generator,
+    scale: float = 7.0,
+    jump_length: int = 1,
+    resamplings: int = 1,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """:func:`inpaint` with RePaint's resampling (mask m = 1 where new content is generated).
+
+    Walks :func:`repaint_schedule` over ``timesteps``: each run of descending indices is the
+    spec's loop (one strided DDPM step, then x_t' <- m x_t' + (1 - m) q_sample(x_orig, t'),
+    the exact original after the last step), each run of ascending indices one
+    :func:`forward_jump` from its first to its last timestep (z from ``generator``), which
+    lets the model harmonise the generated region with the re-noised known one before it
+    steps down again. ``resamplings`` = 1 is :func:`inpaint` exactly (same draws, same order).
+    ``on_step(t, x_t)`` sees every state after a step (replacement done) or a jump.
+    """
+    replace = known_replacement(backend, x_orig, mask, timesteps[-1], known_generator, on_step)
+
+    visits = repaint_schedule(len(timesteps) - 1, jump_length, resamplings)
+    x = noise(backend, x_orig.shape[0], generator).to(x_orig.dtype)
+    eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
+    for a, b in schedule_runs(visits):
+        if b > a:  # down the chain: the spec's loop over timesteps[a .. b]
+            x = denoise_loop(
+                backend, x, 0, timesteps[a : b + 1], eps_fn, generator, after_step=replace,
+                desc="RePaint inpainting",
+            )[0]  # fmt: skip
+        else:  # back up: one jump from timesteps[a] to timesteps[b]
+            z = randn(x.shape, generator, x)
+            x = forward_jump(backend.schedule, x, timesteps[a], timesteps[b], z)
+            if on_step is not None:
+                on_step(timesteps[b], x)
+    return x
+
+
 def visual_anagram(
     backend, cond1, cond2, uncond, timesteps, generator, scale: float = 7.0, view: str = "flip"
 ):
-    """Spec 1.8: an image that shows p1 upright and p2 upside down (``view``: see VIEWS)."""
+    """Spec 1.8: an image that shows p1 upright and p2 through ``view`` (views.VIEWS)."""
     x_T = noise(backend, cond1.shape[0], generator)
     eps_fn = anagram_eps_fn(backend, cond1, cond2, uncond, scale, view)
     return denoise_loop(backend, x_T, 0, timesteps, eps_fn, generator, desc="visual anagram")[0]

@@ -1,0 +1,203 @@
+"""Beyond the spec, Part A in numbers: anagram views judged (X3) and RePaint vs the spec's
+one-pass inpainting (X4). Samples come from the Part A loops (:mod:`fundiff.parta.loops`);
+every random draw from a seeded CPU generator passed in explicitly.
+
+Metrics of an inpainting x of the original x_o under the mask m (1 = new content), all on
+images in [0, 1] (the backend's ``from_model``, clamped):
+
+* band error    mean |x - x_o| over the band B_w: pixels inside the mask within Chebyshev
+                distance w of a kept pixel (B_w = m * maxpool_{2w+1}(1 - m)). The original is
+                the ground truth there, so this measures how well the new content continues
+                the kept image across the boundary.
+* seam          mean |x(p) - x(q)| over the 4-neighbour pairs (p, q) with p inside the mask
+                and q outside: the jump across the boundary (the original's own seam is the
+                reference: a coherent fill has a seam close to it).
+* outside error max |x - x_o| outside the mask: 0 for both methods (the replacement rule).
+* accuracy      (mnist) the digit classifier reads x as it reads x_o.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fundiff.evaluation.classifier import predict
+from fundiff.parta import loops, views
+from fundiff.parta.backends import Backend
+from fundiff.parta.prompts import parse_prompt
+from fundiff.plotting import to_uint8_image
+from fundiff.report.tables import cell
+from fundiff.seeds import derived_seed
+
+SECTION_VIEWS, SECTION_REPAINT = "X3", "X4"
+
+
+# ------------------------------------------------------------------ X3: views
+
+
+@torch.no_grad()
+def view_samples(backend: Backend, view: str, pairs: list[dict], n: int, timesteps, seed, scale):
+    """``n`` anagrams of every pair under ``view`` in ONE batch (rows pair 0 x n, pair 1 x n,
+    ...), generator seeded derived_seed(seed, "views_eval", view). Returns both views in
+    [0, 1]: (the image, the image seen through the view), the view applied in model space
+    (where the loop applied it) before ``from_model`` and clamping."""
+    p1 = [p["prompts"][0] for p in pairs for _ in range(n)]
+    p2 = [p["prompts"][1] for p in pairs for _ in range(n)]
+    cond1, cond2, uncond = backend.encode(p1), backend.encode(p2), backend.uncond(len(p1))
+    g = loops.generator(derived_seed(seed, "views_eval", view))
+    x = loops.visual_anagram(backend, cond1, cond2, uncond, timesteps, g, scale, view)
+    seen = backend.from_model(views.view(view)(x))
+    return backend.from_model(x).float().clamp(0, 1).cpu(), seen.float().clamp(0, 1).cpu()
+
+
+def judge_views(backend, classifier, names, pairs, n, timesteps, seed, scale):
+    """Success rates per view and pair: view 1 = the image classified as prompt 1, view 2 =
+    the image through the view classified as prompt 2, both = both at once. Returns rows
+    {view, pair, prompt1, prompt2, n, view1, view2, both} and uint8 sample arrays."""
+    rows, arrays = [], {}
+    for view in names:
+        x1, x2 = view_samples(backend, view, pairs, n, timesteps, seed, scale)
+        ok1 = predict(classifier, x1) == np.repeat(
+            [parse_prompt(p["prompts"][0]) for p in pairs], n
+        )
+        ok2 = predict(classifier, x2) == np.repeat(
+            [parse_prompt(p["prompts"][1]) for p in pairs], n
+        )
+        for j, pair in enumerate(pairs):
+            s = slice(j * n, (j + 1) * n)
+            arrays[f"{view}__{pair['name']}"] = to_uint8_image(x1[s])
+            rows.append(
+                {
+                    "view": view,
+                    "pair": pair["name"],
+                    "prompt1": pair["prompts"][0],
+                    "prompt2": pair["prompts"][1],
+                    "n": n,
+                    "view1": float(ok1[s].mean()),
+                    "view2": float(ok2[s].mean()),
+                    "both": float((ok1[s] & ok2[s]).mean()),
+                }
+            )
+    return rows, arrays
+
+
+def plot_views(rows: list[dict], path) -> None:
+    """Success rates (view 1, view 2, both) per view and pair, grouped by view."""
+    import matplotlib.pyplot as plt
+
+    from fundiff.plotting import save_fig
+
+    labels = [f"{r['view']}\n{r['pair']}" for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(rows) + 1.5), 3.2))
+    for j, (key, name) in enumerate(
+        (("view1", "image = p1"), ("view2", "through the view = p2"), ("both", "both"))
+    ):
+        ax.bar(x + (j - 1) * 0.27, [r[key] for r in rows], 0.27, label=name)
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("anagram views: classifier success rate", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_fig(fig, path)
+
+
+def views_table(title: str, rows: list[dict], png, params: dict) -> dict:
+    """write_table kwargs of X3's success rates (``params``: what the rule ran with)."""
+    n = rows[0]["n"] if rows else 0
+    caption = (
+        f"{n} anagrams per view and prompt pair, one batch per view, classified by the CNN "
+        "trained on real MNIST digits only. view 1: the image read as prompt 1; view 2: the "
+        "image seen through the view (applied in the model's pixel space, then clipped to "
+        "[0, 1]) read as prompt 2; both: both at once."
+    )
+    columns = ["view", "pair", "prompts", "view 1", "view 2", "both", "n"]
+    data = [
+        [
+            r["view"],
+            r["pair"],
+            f"{r['prompt1']} / {r['prompt2']}",
+            r["view1"],
+            r["view2"],
+            r["both"],
+            r["n"],
+        ]  # fmt: skip
+        for r in rows
+    ]
+    return {
+        "section": SECTION_VIEWS,
+        "title": title,
+        "rows": [{"label": "", "cells": [cell(png, "success rates per view and pair")]}],
+        "params": params,
+        "caption": caption,
+        "data": {"columns": columns, "rows": data},
+    }
+
+
+# ------------------------------------------------------------------ X4: RePaint
+
+
+def band(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """B_w = m * maxpool_{2w+1}(1 - m): mask pixels within Chebyshev distance ``width`` of a
+    kept pixel. ``mask``: (..., H, W) with 1 = new content."""
+    m = mask.float().reshape(-1, 1, *mask.shape[-2:])
+    near_kept = F.max_pool2d(1 - m, 2 * width + 1, stride=1, padding=width)
+    return (m * near_kept).reshape(mask.shape)
+
+
+def seam(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per image (N,): mean |x(p) - x(q)| over 4-neighbour pairs with p in the mask, q not
+    (mean over channels too). ``x``: (N, C, H, W); ``mask``: (H, W) of 0 / 1."""
+    m = mask.float()
+    diffs, count = x.new_zeros(x.shape[0]), 0.0
+    for dim in (-2, -1):
+        a, b = x.narrow(dim, 0, x.shape[dim] - 1), x.narrow(dim, 1, x.shape[dim] - 1)
+        ma, mb = m.narrow(dim, 0, m.shape[dim] - 1), m.narrow(dim, 1, m.shape[dim] - 1)
+        across = (ma != mb).float()  # one side in the mask, the other out
+        diffs = diffs + ((a - b).abs().mean(1) * across).sum((-2, -1))
+        count += float(across.sum())
+    return diffs / max(count, 1.0)
+
+
+def inpaint_metrics(x: torch.Tensor, x_orig: torch.Tensor, mask: torch.Tensor, width: int):
+    """Per image (N,) of an inpainting batch in [0, 1] (``x_orig``: (1 or N, C, H, W),
+    ``mask``: (H, W)): band error, seam, outside error (see the module docstring)."""
+    m = mask.float()
+    err = (x - x_orig).abs().mean(1)  # (N, H, W), over channels
+    b = band(m, width)
+    return {
+        "band_error": (err * b).sum((-2, -1)) / b.sum().clamp_min(1.0),
+        "seam": seam(x, m),
+        "outside_error": (err * (1 - m)).amax((-2, -1)),
+    }
+
+
+def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict, n: int):
+    """write_table kwargs of X4: per image the original, what is replaced, one sample of each
+    method, and the metrics table (mean over ``n`` samples)."""
+    caption = (
+        f"Mean over {n} inpaintings per image and method (one batch each, the same seed for "
+        "both). band error: mean |x - original| on the band of width w inside the mask along "
+        "its boundary; seam: mean jump |x(p) - x(q)| across the mask boundary (the original "
+        "image's own: 'original seam'); outside error: max |x - original| outside the "
+        "mask (0: the kept region is the original); accuracy (mnist): the digit classifier "
+        "reads the inpainting as it reads the original; seconds: wall time of the batch (after "
+        "one untimed warm-up forward)."
+    )
+    columns = [
+        "image", "method", "n", "accuracy", "band error", "seam", "original seam",
+        "outside error", "seconds",
+    ]  # fmt: skip
+    data = [[r[k] for k in ("image", "method", "n", "accuracy", "band_error", "seam",
+                             "original_seam", "outside_error", "seconds")] for r in rows]  # fmt: skip
+    return {
+        "section": SECTION_REPAINT,
+        "title": title,
+        "rows": cells,
+        "columns": ["original", "to replace", "one-pass (spec)", "RePaint"],
+        "params": params,
+        "caption": caption,
+        "data": {"columns": columns, "rows": data},
+    }
