@@ -71,6 +71,8 @@ MEASURED: dict[str, tuple[float, float]] = {
     # beyond the spec, item 1: rectified flow (rules/beyond_flow.smk)
 
     # beyond the spec, item 2: fast samplers (rules/beyond_samplers.smk)
+    "beyond_samplers_sample": (800, 240),
+    "beyond_samplers_eval": (850, 10),
 
     # beyond the spec, items 3-5: anagram views, RePaint, logo (rules/beyond_{views,repaint,logo}.smk)
 
