@@ -21,10 +21,6 @@ if BEYOND_SAMPLERS["enabled"]:
         )
 
 
-def samplers_npz(model):
-    return [f"{SAMPLERS_DIR}/{model}/{row}.npz" for row in SAMPLERS_ROWS]
-
-
 rule beyond_samplers_sample:
     """X2: the final weights of one conditioned model sampled with every sampler and step count
     of beyond.samplers (the same n digits, seed and labels for every row), each row timed."""
@@ -63,7 +59,7 @@ rule beyond_samplers_eval:
     input:
         mnist="results/data/mnist.pt",
         classifier="results/eval/classifier.pt",
-        npz=lambda w: samplers_npz(w.model),
+        npz=lambda w: [f"{SAMPLERS_DIR}/{w.model}/{row}.npz" for row in SAMPLERS_ROWS],
         lib=script_lib("beyond_samplers_eval"),
     output:
         csv=f"{SAMPLERS_DIR}/{{model}}/samplers.csv",
@@ -108,19 +104,21 @@ rule beyond_samplers_eval:
         "../scripts/beyond_samplers_eval.py"
 
 
-def beyond_samplers_files(kind):
-    """This item's files of one kind (figures, tables, benchmarks) for the report and rule all;
-    none while beyond.samplers.enabled is false."""
-    if not BEYOND_SAMPLERS["enabled"]:
-        return []
-    folders = [f"{SAMPLERS_DIR}/{m}" for m in CONDITIONED]
-    if kind == "figures":
-        grids = [f"grid_{s}.png" for s in SAMPLERS_OPTS["samplers"]]
-        return [f"{d}/{name}" for d in folders for name in ["quality_time.png", *grids]]
-    if kind == "tables":
-        return [f"{d}/samplers.json" for d in folders]
-    rules = ["beyond_samplers_sample", "beyond_samplers_eval"]
-    return [f"benchmarks/rules/{r}_{m}.tsv" for m in CONDITIONED for r in rules]
-
-
-BEYOND["samplers"] = beyond_samplers_files
+# This item's files of each kind (figures, tables, benchmarks) for the report and rule all;
+# none while beyond.samplers.enabled is false.
+_SAMPLERS_ON = BEYOND_SAMPLERS["enabled"]
+_SAMPLERS_FOLDERS = [f"{SAMPLERS_DIR}/{m}" for m in CONDITIONED] if _SAMPLERS_ON else []
+SAMPLERS_FILES = {
+    "figures": [
+        f"{d}/{name}"
+        for d in _SAMPLERS_FOLDERS
+        for name in ["quality_time.png", *(f"grid_{s}.png" for s in SAMPLERS_OPTS["samplers"])]
+    ],
+    "tables": [f"{d}/samplers.json" for d in _SAMPLERS_FOLDERS],
+    "benchmarks": [
+        f"benchmarks/rules/beyond_samplers_{r}_{m}.tsv"
+        for m in (CONDITIONED if _SAMPLERS_ON else [])
+        for r in ("sample", "eval")
+    ],
+}
+BEYOND["samplers"] = lambda kind: SAMPLERS_FILES[kind]

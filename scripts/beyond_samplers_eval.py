@@ -34,7 +34,7 @@ def main(smk, log):
         {"label": "quality vs time", "cells": [cell(out.plot, "one line per sampler")]},
         {"label": f"{fewest} steps", "cells": grids},
     ]
-    params = {**p.samplers, "guidance_scale": p.guidance_scale, "epoch": p.epoch, "seed": p.seed}
+    params = samplers.table_params(p.samplers, p.epoch, p.guidance_scale, p.seed, inp.npz[0])
     write_table(out.table, p.section, title, rows, params=params, data=samplers.table_data(df))
 
 

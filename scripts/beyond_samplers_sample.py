@@ -35,7 +35,7 @@ def main(smk, log):
         save_npz(
             out, images=row["images"], sampler=row["sampler"], steps=row["steps"],
             eta=o["eta"], seconds=row["seconds"], seed=p.seed, epoch=p.epoch,
-            guidance_scale=p.guidance_scale, **extra,
+            guidance_scale=p.guidance_scale, bf16=bf16, threads=smk.threads, **extra,
         )  # fmt: skip
 
 

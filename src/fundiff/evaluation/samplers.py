@@ -11,6 +11,7 @@ classifier-feature FD over its real-vs-real floor at the same n (:class:`scores.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -112,6 +113,7 @@ def plot_quality_time(df: pd.DataFrame, path, title: str) -> None:
     """Quality vs sampling time: FD / floor (left) and the class score (right) against the
     seconds per n samples (log), one line per sampler, each point labelled with its steps."""
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     from fundiff.plotting import save_fig
 
@@ -126,8 +128,14 @@ def plot_quality_time(df: pd.DataFrame, path, title: str) -> None:
                             textcoords="offset points", xytext=(3, 3))  # fmt: skip
     axes[0].axhline(1.0, color="k", ls="--", lw=1, label="real digits")
     panel_titles = ("FD / real-vs-real floor (1 = real)", label)
+
+    def minor(v, _):  # plain numbers at 2 and 5 x 10^k between the decades (0.2, not 2e-1)
+        return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""
+
     for ax, panel in zip(axes, panel_titles, strict=True):
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.FuncFormatter(minor))
         ax.set_xlabel(f"sampling seconds for n = {int(df['n'].iloc[0])} (log)")
         ax.set_title(panel, fontsize=10)
         ax.grid(alpha=0.3, which="both")
@@ -135,6 +143,21 @@ def plot_quality_time(df: pd.DataFrame, path, title: str) -> None:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_fig(fig, path)
+
+
+def table_params(options: dict, epoch: int, guidance_scale: float, seed: int, npz) -> dict:
+    """The settings beside the table: the item's config, the model's final epoch and CFG scale
+    (class_cond), the sampling seed (every row), the evaluator's seed, and the sampling job's
+    precision and threads (from one row's file: the job wrote them)."""
+    z = np.load(npz)
+    out = {**options, "epoch": epoch}
+    if guidance_scale != 1.0:
+        out["guidance_scale (CFG)"] = guidance_scale
+    out["sampling seed (every row)"] = int(z["seed"])
+    out["evaluator seed"] = seed
+    out["sampling precision (measured)"] = "bf16 autocast" if bool(z["bf16"]) else "fp32"
+    out["sampling threads (measured)"] = int(z["threads"])
+    return out
 
 
 def table_data(df: pd.DataFrame) -> dict:

@@ -67,15 +67,17 @@ def _files(tmp_path, labelled):
         extra = {"labels": np.arange(3)} if labelled else {}
         images = np.full((3, 28, 28), 40 * i, dtype=np.uint8)
         save_npz(
-            path, images=images, sampler=sampler, steps=steps, eta=0.5, seconds=1.0 + i, **extra
-        )
+            path, images=images, sampler=sampler, steps=steps, eta=0.5, seconds=1.0 + i,
+            seed=11, bf16=False, threads=2, **extra,
+        )  # fmt: skip
         paths.append(str(path))
     return paths
 
 
 @pytest.mark.parametrize("labelled", [True, False])
 def test_score_frame_table_data_and_plot(tmp_path, labelled):
-    df = samplers.score_frame("class_cond", FakeScorer(), _files(tmp_path, labelled))
+    files = _files(tmp_path, labelled)
+    df = samplers.score_frame("class_cond", FakeScorer(), files)
     assert list(df.columns) == samplers.COLUMNS
     assert df[["sampler", "steps"]].values.tolist() == [
         ["ddpm", 20], ["ddpm", 5], ["ddim", 20], ["ddim", 5],
@@ -90,6 +92,10 @@ def test_score_frame_table_data_and_plot(tmp_path, labelled):
     assert all(len(r) == len(data["columns"]) for r in data["rows"])
     assert samplers.quality_column(df)[0] == ("accuracy" if labelled else "confidence")
     samplers.plot_quality_time(df, tmp_path / "plot.png", "title")
+    params = samplers.table_params({"eta": 0.5}, 20, 3.0 if labelled else 1.0, 180, files[0])
+    assert params["sampling seed (every row)"] == 11 and params["evaluator seed"] == 180
+    assert params["sampling precision (measured)"] == "fp32"
+    assert ("guidance_scale (CFG)" in params) == labelled
     assert (tmp_path / "plot.png").stat().st_size > 1000
 
 
