@@ -11,14 +11,7 @@ SAMPLERS_OPTS = {k: BEYOND_SAMPLERS[k] for k in ("samplers", "steps", "eta", "nu
 SAMPLERS_ROWS = [
     f"{s}_{k}" for s in SAMPLERS_OPTS["samplers"] for k in sorted(SAMPLERS_OPTS["steps"])[::-1]
 ]
-if BEYOND_SAMPLERS["enabled"]:
-    _T = PARTB["schedule"]["num_timesteps"]
-    _bad = [k for k in SAMPLERS_OPTS["steps"] if k > _T]
-    if _bad:
-        raise WorkflowError(
-            f"config error: beyond.samplers.steps: {_bad[0]} is more than "
-            f"partb.schedule.num_timesteps ({_T}); use 1 to {_T} steps"
-        )
+# (steps <= partb.schedule.num_timesteps: fundiff.config's cross-checks)
 
 
 rule beyond_samplers_sample:

@@ -26,7 +26,9 @@ def main(smk, log):
     rows = samplers.sample_rows(
         model, schedule, plan, n, p.seed, o["eta"], labels, p.guidance_scale, device, bf16
     )
-    for row, out in zip(rows, smk.output.npz, strict=True):
+    outputs = {Path(f).stem: f for f in smk.output.npz}  # 'ddim_20' -> its .npz
+    for row in rows:
+        out = outputs[samplers.row_name(row["sampler"], row["steps"])]
         log.info(
             "%s, %d steps (eta %s): %d digits in %.3f s",
             row["sampler"], row["steps"], row["eta"], n, row["seconds"],

@@ -23,7 +23,12 @@ pytestmark = pytest.mark.e2e
 ZIP = "results/report.zip"
 CONFIG = ("--configfile", "configs/tiny.yaml")
 # the category of a figure, by the folder of results/ it is in
-CATEGORIES = {"parta": "Part A", "partb": "Part B", "eval": "Measured results"}
+CATEGORIES = {
+    "parta": "Part A",
+    "partb": "Part B",
+    "eval": "Measured results",
+    "beyond": "Beyond the spec",
+}
 _SECTION = re.compile(r'<section class="section" id="([^"]+)">(.*?)</section>', re.S)
 _IMG = re.compile(r'<img [^>]*src="([^"]+)"')
 
