@@ -211,10 +211,10 @@ def ddim_step(
         sigma_t = eta sqrt((1 - alpha_bar_t') / (1 - alpha_bar_t)) sqrt(1 - alpha_bar_t / alpha_bar_t')
         x_t'    = sqrt(alpha_bar_t') x0_hat + sqrt(1 - alpha_bar_t' - sigma_t^2) eps_hat + sigma_t z
 
-    ``noise`` is z ~ N(0, I); it may be None when eta = 0 or t' = -1 (then sigma_t = 0). ``clip_x0`` clamps
-    x0_hat and re-derives eps_hat = (x_t - sqrt(alpha_bar_t) x0_hat) / sqrt(1 - alpha_bar_t) from
-    it (diffusers' ``clip_sample`` with ``use_clipped_model_output=True``). At t' = -1 the step
-    returns x0_hat. 1 - alpha_bar_t' - sigma_t^2 = (1 - alpha_bar_t') alpha_bar_t (1 / alpha_bar_t'
+    ``noise`` is z ~ N(0, I); it may be None when eta = 0 or t' = -1 (then sigma_t = 0).
+    ``clip_x0`` clamps x0_hat and re-derives eps_hat = (x_t - sqrt(alpha_bar_t) x0_hat) /
+    sqrt(1 - alpha_bar_t) from it (diffusers' ``clip_sample`` with
+    ``use_clipped_model_output=True``). At t' = -1 the step returns x0_hat. 1 - alpha_bar_t' - sigma_t^2 = (1 - alpha_bar_t') alpha_bar_t (1 / alpha_bar_t'
     - 1) / (1 - alpha_bar_t) >= 0 for eta <= 1.
     """
     alpha_bar_t = _bcast(schedule.alpha_bar(t), x_t)
