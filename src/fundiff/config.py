@@ -246,6 +246,14 @@ def _cross_checks(config: dict) -> None:
             "config key 'partb.schedule.beta_start' must be below 'beta_end' "
             f"(got {s['beta_start']} >= {s['beta_end']})"
         )
+    samplers = config.get("beyond", {}).get("samplers", {})
+    too_many = [k for k in samplers.get("steps", []) if k > s["num_timesteps"]]
+    if samplers.get("enabled") and too_many:
+        raise ConfigError(
+            f"config key 'beyond.samplers.steps' asks for {too_many[0]} steps but "
+            f"'partb.schedule.num_timesteps' is {s['num_timesteps']}: use 1 to "
+            f"{s['num_timesteps']} steps"
+        )
     if "parta" in config:
         _parta_checks(config)
 

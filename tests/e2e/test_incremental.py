@@ -54,7 +54,11 @@ PARTA_MODEL = {
 }
 EVAL_CLASS = {"eval_sample_cfg": 1, "eval_partb": 1}  # CFG-sweep samples (one job) + scores
 EVAL_TIME = {"eval_sample_time": 1}
-MODELS_DOWNSTREAM = {**TRAIN, **SAMPLE, **PARTA_MODEL, **EVAL_CLASS, **EVAL_TIME}
+# beyond.samplers (on in the tiny preset): per conditioned model, its final weights sampled with
+# every sampler and step count (one job) and scored (one job)
+SAMPLERS_CLASS = {"beyond_samplers_sample": 1, "beyond_samplers_eval": 1}
+SAMPLERS = {"beyond_samplers_sample": 2, "beyond_samplers_eval": 2}
+MODELS_DOWNSTREAM = {**TRAIN, **SAMPLE, **PARTA_MODEL, **EVAL_CLASS, **EVAL_TIME, **SAMPLERS}
 PAGE = {"report": 1, "all": 1}
 
 # (id, config overlay in YAML, expected jobs)
@@ -64,7 +68,14 @@ CONFIG_CASES = [
         "partb: {class_cond: {guidance_scale: 3.0}}",
         # the grids, the class GIFs, and the sweep sample at the new scale (the sweep always
         # includes the grids' scale) + the scores; not training, not Part A
-        {"sample": 2, "sampling_gif": 2, "eval_sample_cfg": 1, "eval_partb": 1, **PAGE},
+        {
+            "sample": 2,
+            "sampling_gif": 2,
+            "eval_sample_cfg": 1,
+            "eval_partb": 1,
+            **SAMPLERS_CLASS,
+            **PAGE,
+        },
     ),
     (
         "class_cond.epochs",
@@ -76,6 +87,7 @@ CONFIG_CASES = [
             "sampling_gif": 2,
             **PARTA_MODEL,
             **EVAL_CLASS,
+            **SAMPLERS_CLASS,
             **PAGE,
         },
     ),
@@ -158,6 +170,8 @@ CONFIG_CASES = [
             **PAGE,
         },
     ),
+    # A fast-sampler setting: only the item's jobs (its params carry exactly its keys).
+    ("beyond.samplers.eta", "beyond: {samplers: {eta: 0.5}}", {**SAMPLERS, **PAGE}),
     # More illusion samples: only their success rates (no figure reruns).
     (
         "eval.parta.illusion_samples",

@@ -51,7 +51,7 @@ def img_targets(page_path: Path) -> set[Path]:
 
 def pipeline_figures(results: Path) -> set[Path]:
     out = set()
-    for part in ("partb", "parta", "eval"):
+    for part in ("partb", "parta", "eval", "beyond"):
         for ext in ("png", "gif"):
             out |= {p.resolve() for p in (results / part).rglob(f"*.{ext}")}
     return out

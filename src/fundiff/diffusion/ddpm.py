@@ -15,6 +15,16 @@ alpha_bar_t), and the "previous" timestep of the last step is ``-1`` with alpha_
                     "fixed_small": sigma_t^2 = beta~_t = (1 - alpha_bar_t') / (1 - alpha_bar_t) beta_t;
                     "learned_range": log sigma_t^2 = f log beta_t + (1 - f) log beta~_t,
                         f = (v + 1) / 2 with v the model's variance channels (DeepFloyd IF).
+* DDIM step         (Song et al. 2021) from t to any t' < t, eta in [0, 1]:
+                        sigma_t = eta sqrt((1 - alpha_bar_t') / (1 - alpha_bar_t))
+                                      sqrt(1 - alpha_bar_t / alpha_bar_t')
+                        x_t' = sqrt(alpha_bar_t') x0_hat + sqrt(1 - alpha_bar_t' - sigma_t^2) eps_hat
+                             + sigma_t z
+                    eta = 0: deterministic; eta = 1: sigma_t^2 = beta~_t and the step IS the
+                    posterior step with "fixed_small" noise.
+* fast samplers     N of the T steps: ``spaced_timesteps(T, N)`` (t_i = round(T - i T/N) - 1, then
+                    -1), walked by ``sample_loop`` with the posterior step ("ddpm": strided
+                    DDPM) or the DDIM step ("ddim").
 * CFG               eps = eps_u + gamma (eps_c - eps_u)
 """
 
@@ -25,9 +35,13 @@ from dataclasses import dataclass
 
 import torch
 
-from fundiff.diffusion.timesteps import strided_timesteps  # noqa: F401 (part of ddpm's API)
+from fundiff.diffusion.timesteps import (  # noqa: F401 (part of ddpm's API)
+    spaced_timesteps,
+    strided_timesteps,
+)
 
 VARIANCE_TYPES = ("fixed_large", "fixed_small", "learned_range")
+SAMPLERS = ("ddpm", "ddim")
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,57 @@ def posterior_step(
     return mean + sigma * noise, x0_hat
 
 
+def ddim_sigma(
+    schedule: Schedule, t: torch.Tensor | int, t_prev: torch.Tensor | int, eta: float
+) -> torch.Tensor:
+    """sigma_t = eta sqrt((1 - alpha_bar_t') / (1 - alpha_bar_t)) sqrt(1 - alpha_bar_t / alpha_bar_t')
+    of the DDIM step t -> t' (Song et al. 2021, eq. 16); 0 at t' = -1 (alpha_bar_{-1} = 1)."""
+    alpha_bar_t, alpha_bar_prev = schedule.alpha_bar(t), schedule.alpha_bar(t_prev)
+    return (
+        eta
+        * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar_t)).sqrt()
+        * (1.0 - alpha_bar_t / alpha_bar_prev).sqrt()
+    )
+
+
+def ddim_step(
+    schedule: Schedule,
+    x_t: torch.Tensor,
+    t: torch.Tensor | int,
+    t_prev: torch.Tensor | int,
+    eps_hat: torch.Tensor,
+    eta: float = 0.0,
+    noise: torch.Tensor | None = None,
+    clip_x0: tuple[float, float] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DDIM step x_t -> x_{t'} (Song et al. 2021, eq. 12); returns (x_{t'}, x0_hat).
+
+        x0_hat  = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)
+        sigma_t = eta sqrt((1 - alpha_bar_t') / (1 - alpha_bar_t)) sqrt(1 - alpha_bar_t / alpha_bar_t')
+        x_t'    = sqrt(alpha_bar_t') x0_hat + sqrt(1 - alpha_bar_t' - sigma_t^2) eps_hat + sigma_t z
+
+    ``noise`` is z ~ N(0, I); it may be None when eta = 0 or t' = -1 (then sigma_t = 0).
+    ``clip_x0`` clamps x0_hat and re-derives eps_hat = (x_t - sqrt(alpha_bar_t) x0_hat) /
+    sqrt(1 - alpha_bar_t) from it (diffusers' ``clip_sample`` with
+    ``use_clipped_model_output=True``). At t' = -1 the step returns x0_hat. 1 - alpha_bar_t' - sigma_t^2 = (1 - alpha_bar_t') alpha_bar_t (1 / alpha_bar_t'
+    - 1) / (1 - alpha_bar_t) >= 0 for eta <= 1.
+    """
+    alpha_bar_t = _bcast(schedule.alpha_bar(t), x_t)
+    alpha_bar_prev = _bcast(schedule.alpha_bar(t_prev), x_t)
+    sigma_t = _bcast(ddim_sigma(schedule, t, t_prev, eta), x_t)
+    x0_hat = predict_x0(schedule, x_t, t, eps_hat)
+    if clip_x0 is not None:
+        x0_hat = x0_hat.clamp(*clip_x0)
+        eps_hat = (x_t - alpha_bar_t.sqrt() * x0_hat) / (1.0 - alpha_bar_t).sqrt()
+    direction = (1.0 - alpha_bar_prev - sigma_t**2).clamp(min=0.0).sqrt() * eps_hat
+    x_prev = alpha_bar_prev.sqrt() * x0_hat + direction
+    if eta > 0 and bool((torch.as_tensor(t_prev) >= 0).any()):  # sigma_t = 0 at t' = -1
+        if noise is None:
+            raise ValueError("a DDIM step with eta > 0 needs noise z")
+        x_prev = x_prev + sigma_t * noise
+    return x_prev, x0_hat
+
+
 def cfg(eps_u: torch.Tensor, eps_c: torch.Tensor, scale: float) -> torch.Tensor:
     """Classifier-free guidance: eps = eps_u + gamma (eps_c - eps_u)."""
     return eps_u + scale * (eps_c - eps_u)
@@ -204,6 +269,8 @@ def sample_loop(
     variance_type: str = "fixed_large",
     clip_x0: tuple[float, float] | None = None,
     after_step: Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor] | None = None,
+    sampler: str = "ddpm",
+    eta: float = 0.0,
 ) -> torch.Tensor:
     """Iterative denoising along consecutive pairs (t, t') of ``timesteps``.
 
@@ -211,16 +278,25 @@ def sample_loop(
     anagram or hybrid combination). Noise z is drawn from ``generator`` on the CPU, so a seed gives
     the same samples on any device. ``after_step(x_t', t', x0_hat)`` may rewrite x_t' (inpainting)
     or record frames; it returns the tensor to continue with.
+
+    ``sampler`` "ddpm" takes :func:`posterior_step` (any stride: strided DDPM over a shorter list,
+    ``variance_type`` as given), "ddim" :func:`ddim_step` with ``eta`` (no noise drawn at eta = 0;
+    the predicted variance is ignored).
     """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     for t, t_prev in zip(timesteps[:-1], timesteps[1:], strict=True):
         eps_hat, predicted_variance = eps_fn(x, t)
         noise = None
-        if t_prev >= 0:
+        if t_prev >= 0 and (sampler == "ddpm" or eta > 0):
             noise = torch.randn(x.shape, generator=generator, dtype=torch.float32)
             noise = noise.to(device=x.device, dtype=x.dtype)
-        x, x0_hat = posterior_step(
-            schedule, x, t, t_prev, eps_hat, noise, variance_type, predicted_variance, clip_x0
-        )
+        if sampler == "ddim":
+            x, x0_hat = ddim_step(schedule, x, t, t_prev, eps_hat, eta, noise, clip_x0)
+        else:
+            x, x0_hat = posterior_step(
+                schedule, x, t, t_prev, eps_hat, noise, variance_type, predicted_variance, clip_x0
+            )
         if after_step is not None:
             x = after_step(x, t_prev, x0_hat)
     return x

@@ -31,12 +31,20 @@ def sample(
     device: torch.device | str = "cpu",
     clip_x0: tuple[float, float] | None = None,
     bf16: bool = False,
+    sampler: str = "ddpm",
+    steps: int | None = None,
+    eta: float = 0.0,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """DDPM sampling (spec Algorithm B.2; B.4 with ``labels``): x_T ~ N(0, I), t = T-1 ... 0.
 
+    Fast samplers (beyond the spec): ``steps`` = N < T walks ``ddpm.spaced_timesteps(T, N)``
+    with ``sampler`` "ddpm" (strided posterior steps) or "ddim" (DDIM steps with ``eta``); the
+    defaults (all T steps, "ddpm") are the spec's sampler, unchanged.
+
     With ``labels`` the noise estimate is CFG over one batched forward of conditional and
     unconditional halves: eps = eps_u + gamma (eps_c - eps_u). Returns the samples (N, 1, 28, 28)
-    and, if ``frame_every``, the sequence of x_t every ``frame_every`` steps (plus the last).
+    and, if ``frame_every``, the sequence of x_t at every t' divisible by ``frame_every`` (plus
+    the last).
     ``bf16`` runs the UNet under bf16 autocast (the step math stays float32). The T steps are
     reported to the rule's log (:func:`fundiff.progress.progress`, throttled).
     """
@@ -69,10 +77,13 @@ def sample(
             frames.append(x_prev.cpu())
         return x_prev
 
-    kind = "DDPM sampling" if labels is None else f"DDPM sampling, CFG {guidance_scale:g}"
-    with progress(desc=f"{kind}, batch {n}", total=T) as bar:
+    timesteps = ddpm.spaced_timesteps(T, steps or T)  # all T steps: ddpm.full_timesteps(T)
+    kind = "DDPM sampling" if sampler == "ddpm" else f"DDIM sampling (eta {eta:g})"
+    kind += "" if len(timesteps) - 1 == T else f", {len(timesteps) - 1} steps"
+    kind += "" if labels is None else f", CFG {guidance_scale:g}"
+    with progress(desc=f"{kind}, batch {n}", total=len(timesteps) - 1) as bar:
         x = ddpm.sample_loop(
-            eps_fn, schedule, x, ddpm.full_timesteps(T), g, "fixed_large", clip_x0, record
+            eps_fn, schedule, x, timesteps, g, "fixed_large", clip_x0, record, sampler, eta
         )
     return x, frames
 

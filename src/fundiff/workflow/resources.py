@@ -70,6 +70,11 @@ MEASURED: dict[str, tuple[float, float]] = {
     "report": (530, 3),
     # beyond the spec, item 1: rectified flow (rules/beyond_flow.smk)
     # beyond the spec, item 2: fast samplers (rules/beyond_samplers.smk)
+    # (peaks: benchmark: max_rss of both jobs, n = 50, 2-core AMD EPYC under load; seconds: the
+    # class_cond job's 109 s of CPU for 720 steps x 50 digits (CFG) scaled to configs/beyond.yaml's
+    # 1,920 steps x 100 digits at one thread; the wall time under load was 487 s for 720 steps)
+    "beyond_samplers_sample": (780, 580),
+    "beyond_samplers_eval": (840, 23),
     # beyond the spec, items 3-5: anagram views, RePaint, logo (rules/beyond_{views,repaint,logo}.smk)
     # (peak RSS of the benchmark: files, CPU seconds: the 2-core EPYC was shared with ~5 other
     # jobs, load 10-15, so wall times were 3-5x these; configs/beyond.yaml over the embedded

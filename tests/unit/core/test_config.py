@@ -52,6 +52,18 @@ def test_embedded_is_valid():
         ),
         (lambda c: c["partb"]["time_cond"].update(sample_epochs=[50]), "asks for epoch 50"),
         (lambda c: c["partb"].pop("gif"), "'partb' is missing 'gif'"),
+        (
+            lambda c: c["beyond"]["samplers"].update(enabled=True, steps=[301, 10]),
+            "'beyond.samplers.steps' asks for 301 steps but 'partb.schedule.num_timesteps' is 300",
+        ),
+        (
+            lambda c: c["beyond"]["samplers"].update(samplers=["ddpm", "plms"]),
+            "'beyond.samplers.samplers.1' = 'plms' must be one of ['ddpm', 'ddim']",
+        ),
+        (
+            lambda c: c["beyond"]["samplers"].update(eta=1.5),
+            "'beyond.samplers.eta' = 1.5",
+        ),
     ],
 )
 def test_bad_config_gets_one_clear_line(edit, message):

@@ -304,3 +304,27 @@ def test_train_report_params_measured_layout_last_and_missing_keys_skipped():
 def test_time_sampling_forward_is_a_positive_rate():
     rate = time_sampling_forward(4, bf16=False, rows=3, reps=1, rounds=1)
     assert isinstance(rate, float) and math.isfinite(rate) and rate > 0
+
+
+# ------------------------------------------------------------------ fast samplers (beyond)
+
+
+def test_sample_fast_samplers_walk_the_spaced_list(time_unet, schedule):
+    """sampler / steps / eta reach the loop: N steps over spaced_timesteps(T, N) with the same
+    x_T; the full-step "ddpm" default is the spec's loop, DDIM at eta 0 is deterministic in z."""
+    spec, _ = sample(time_unet, schedule, n=2, seed=5)
+    full, _ = sample(time_unet, schedule, n=2, seed=5, sampler="ddpm", steps=T)
+    assert torch.equal(spec, full)
+    ts = ddpm.spaced_timesteps(T, 3)
+    g = torch.Generator().manual_seed(5)
+    x_T = torch.randn((2, 1, 28, 28), generator=g)
+
+    def eps_fn(x, t):
+        return eps_of(time_unet)(x, t), None
+
+    with torch.no_grad():
+        want = ddpm.sample_loop(eps_fn, schedule, x_T, ts, g, sampler="ddim", eta=0.0)
+    got, _ = sample(time_unet, schedule, n=2, seed=5, sampler="ddim", steps=3, eta=0.0)
+    torch.testing.assert_close(got, want)
+    strided, _ = sample(time_unet, schedule, n=2, seed=5, steps=3)
+    assert (strided - got).abs().max() > 1e-3  # strided DDPM adds noise, DDIM(0) does not
