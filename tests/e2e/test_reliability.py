@@ -13,13 +13,15 @@ import pytest
 import torch
 
 from fundiff.report.render import strip_run_info
+from tests.helpers.wall_time import mask_wall_times
 from tests.helpers.workflow import bare_python, copy_workflow, run_snakemake, without_pythonpath
 
 pytestmark = pytest.mark.e2e
 
 
 def _digest_tree(root: Path) -> dict[str, bytes]:
-    """Every result file's bytes; the report's run-info block (wall times, date) is left out."""
+    """Every result file's bytes; the report's run-info block (wall times, date) is left out, and
+    so are the sampling seconds some tables measure (tests/helpers/wall_time.py)."""
     out = {}
     for p in sorted(root.rglob("*")):
         if (
@@ -34,7 +36,7 @@ def _digest_tree(root: Path) -> dict[str, bytes]:
             data = p.read_bytes()
             if p.parent.name == "report" and p.suffix in (".html", ".md"):
                 data = strip_run_info(data.decode()).encode()
-            out[str(p.relative_to(root))] = data
+            out[str(p.relative_to(root))] = mask_wall_times(p, data)
     return out
 
 
