@@ -246,6 +246,13 @@ def _cross_checks(config: dict) -> None:
             "config key 'partb.schedule.beta_start' must be below 'beta_end' "
             f"(got {s['beta_start']} >= {s['beta_end']})"
         )
+    flow = config.get("beyond", {}).get("flow", {})
+    too_many = [n for n in flow.get("compare_steps", []) if n > s["num_timesteps"]]
+    if flow.get("enabled") and too_many:
+        raise ConfigError(
+            f"config key 'beyond.flow.compare_steps' asks for {too_many[0]} DDPM steps but "
+            f"'partb.schedule.num_timesteps' is {s['num_timesteps']}: use at most that"
+        )
     if "parta" in config:
         _parta_checks(config)
 

@@ -69,21 +69,29 @@ MEASURED: dict[str, tuple[float, float]] = {
     "benchmarks_table": (580, 4),
     "report": (530, 3),
     # beyond the spec, item 1: rectified flow (rules/beyond_flow.smk)
-
+    "flow_train": (890, 336),
+    "flow_loss_curve": (720, 21),
+    "flow_sample": (780, 20),
+    "flow_compare": (850, 300),
     # beyond the spec, item 2: fast samplers (rules/beyond_samplers.smk)
-
     # beyond the spec, items 3-5: anagram views, RePaint, logo (rules/beyond_{views,repaint,logo}.smk)
-
 }
 
 # Rules that read the whole MNIST tensor file (host memory grows with torchvision's 70,000 digits).
 LOADS_MNIST = {"mnist", "noising_grid", "calibrate", "train", "denoise_test", "denoise_ood",
-               "train_classifier", "eval_partb", "eval_parta_denoise"}  # fmt: skip
+               "train_classifier", "eval_partb", "eval_parta_denoise", "flow_train",
+               "flow_compare"}  # fmt: skip
 
 # Time limits (minutes) on a GPU for the rules that can use one (fa24: D=128 / D=64 on 60,000
 # digits; 81 s for the three trainings on an H200 with CUDA graphs, much longer on a small GPU
 # or eager): generous, as a queue wait costs less than a job killed at its limit.
-GPU_MINUTES = {"train": 120, "train_classifier": 30, "eval_sample_cfg": 60, "eval_sample_time": 30}
+GPU_MINUTES = {
+    "train": 120,
+    "flow_train": 120,
+    "train_classifier": 30,
+    "eval_sample_cfg": 60,
+    "eval_sample_time": 30,
+}
 GPU_DEFAULT_MINUTES = 20
 
 # DeepFloyd IF (Part A on the deepfloyd backend): host memory while weights are loaded (fp16
