@@ -24,7 +24,7 @@ def flow_train_params(wildcards):
 
 
 def flow_epochs(model):
-    return PARTB[model]["sample_epochs"]
+    return settings.flow_sample_epochs(config, model)
 
 
 def beyond_flow_files(kind):

@@ -253,6 +253,13 @@ def _cross_checks(config: dict) -> None:
             f"config key 'beyond.flow.compare_steps' asks for {too_many[0]} DDPM steps but "
             f"'partb.schedule.num_timesteps' is {s['num_timesteps']}: use at most that"
         )
+    for model in ("time_cond", "class_cond"):
+        late = [e for e in flow.get("sample_epochs") or [] if e > pb[model]["epochs"]]
+        if flow.get("enabled") and late:
+            raise ConfigError(
+                f"config key 'beyond.flow.sample_epochs' asks for epoch {late[0]} but "
+                f"'partb.{model}.epochs' (the flow models' too) is {pb[model]['epochs']}"
+            )
     if "parta" in config:
         _parta_checks(config)
 

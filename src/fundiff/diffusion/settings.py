@@ -162,6 +162,12 @@ def flow_train_settings(config: dict, model: str) -> dict:
     return {**out, "task": FLOW_TASK[model]}
 
 
+def flow_sample_epochs(config: dict, model: str) -> list[int]:
+    """Epochs with a flow grid and GIF: beyond.flow.sample_epochs, null = the DDPM's."""
+    epochs = config["beyond"]["flow"]["sample_epochs"]
+    return list(config["partb"][model]["sample_epochs"] if epochs is None else epochs)
+
+
 def flow_guidance_scale(config: dict, model: str) -> float:
     """CFG gamma of the class-conditioned flow model (beyond.flow.guidance_scale; null = the
     DDPM's partb.class_cond.guidance_scale); 1.0 (no-op) for the time-conditioned one."""

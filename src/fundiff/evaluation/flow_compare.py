@@ -27,7 +27,7 @@ from fundiff.diffusion.sample import class_grid_labels
 from fundiff.diffusion.unet import forward_chunked
 from fundiff.io import save_npz
 
-COLUMNS = ["model", "sampler", "steps", "accuracy", "confidence", "FD ratio", "seconds / n"]
+COLUMNS = ["model", "sampler", "steps", "accuracy", "confidence", "FD ratio", "sampling s (all n)"]
 
 
 def strided_ddpm_timesteps(num_timesteps: int, steps: int) -> list[int]:
