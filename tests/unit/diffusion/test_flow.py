@@ -196,3 +196,23 @@ def test_comparison_rows():
         ("DDPM", "ancestral", 300),
     ]
     assert [r[2] for r in rows if r[0] == "flow"] == [10, 50, 300]
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_strided_ddpm_at_all_steps_is_the_b2_sampler(conditioned):
+    """The comparison's DDPM sampler over N = T steps equals fundiff.diffusion.sample.sample (the
+    B2 grids' sampler) for the same seed, with and without CFG."""
+    from fundiff.diffusion.ddpm import Schedule
+    from fundiff.diffusion.sample import sample
+    from fundiff.evaluation.flow_compare import ddpm_sample
+
+    task = "class" if conditioned else "time"
+    torch.manual_seed(0)
+    model = TrainConfig(task=task, hidden=4, batch_size=2, epochs=1, lr=1e-3).build_model().eval()
+    schedule = Schedule.linear(1e-4, 0.02, 12)
+    labels = torch.tensor([1, 4, 7]) if conditioned else None
+    want, _ = sample(model, schedule, 3, 11, labels, 3.0)
+    got = ddpm_sample(model, schedule, 3, 11, 12, labels, 3.0)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    fewer = ddpm_sample(model, schedule, 3, 11, 4, labels, 3.0)
+    assert fewer.shape == want.shape and not torch.equal(fewer, want)
