@@ -1,57 +1,15 @@
 # Beyond the spec, item: flow (config beyond.flow; section X1 of the writeup). Rectified flow beside
 # each conditioned DDPM ({model}: time_cond / class_cond, the DDPM it is compared with), trained
 # by the DDPM's own script with the DDPM's settings (fundiff.diffusion.settings.flow_*).
-BEYOND_FLOW = config["beyond"]["flow"]
-FLOW_DIR = "results/beyond/flow"
+FLOW_DIR = settings.FLOW_DIR
 FLOW_SECTION = figure_section("flow")
-
-
-def flow_report(path, figure):
-    """A flow figure in Snakemake's native report (category Beyond the spec, section X1)."""
-    return report(
-        path,
-        caption="../report/beyond_flow.rst",
-        category="Beyond the spec",
-        subcategory=report_subcategory(FLOW_SECTION),
-        labels={"figure": figure, "model": "{model}"},
-    )
-
-
-def flow_train_params(wildcards):
-    """The flow model's training run (the DDPM's settings, flow task) with the measured layout."""
-    train = settings.flow_train_settings(config, wildcards.model)
-    return settings.with_layout(train, calibration_choice())
-
-
-def flow_epochs(model):
-    return settings.flow_sample_epochs(config, model)
-
-
-def beyond_flow_files(kind):
-    """This item's files of one kind (figures, tables, benchmarks) for the report and rule all;
-    none while beyond.flow.enabled is false."""
-    if not BEYOND_FLOW["enabled"]:
-        return []
-    out = []
-    for m in CONDITIONED:
-        epochs = flow_epochs(m)
-        if kind == "benchmarks":
-            out += [
-                f"benchmarks/rules/flow_train_{m}.tsv",
-                f"benchmarks/rules/flow_compare_{m}.tsv",
-            ]
-            out += [f"benchmarks/rules/flow_sample_{m}_{e}.tsv" for e in epochs]
-            continue
-        ext = {"figures": ("png", "gif"), "tables": ("json", "json")}[kind]
-        out.append(f"{FLOW_DIR}/{m}/loss.{ext[0]}")
-        out += [f"{FLOW_DIR}/{m}/samples/epoch_{e}.{ext[0]}" for e in epochs]
-        out += [f"{FLOW_DIR}/{m}/sampling/epoch_{e}.{ext[1]}" for e in epochs]
-        if kind == "tables":
-            out.append(f"{FLOW_DIR}/compare_{m}.json")
-    return out
-
-
-BEYOND["flow"] = beyond_flow_files
+FLOW_REPORT = dict(
+    caption="../report/beyond_flow.rst",
+    category="Beyond the spec",
+    subcategory=report_subcategory(FLOW_SECTION),
+)
+# files(kind) for rule all and the report: none while beyond.flow.enabled is false
+BEYOND["flow"] = lambda kind: settings.flow_files(config, kind)
 
 
 rule flow_train:
@@ -75,7 +33,10 @@ rule flow_train:
     resources:
         **sized("flow_train", gpu=True),
     params:
-        train=flow_train_params,
+        # the DDPM's settings with the flow task, and the measured layout (rules/common.smk)
+        train=lambda w: settings.with_layout(
+            settings.flow_train_settings(config, w.model), calibration_choice()
+        ),
         device=config["device"],
     script:
         "../scripts/partb_train.py"
@@ -88,7 +49,11 @@ rule flow_loss_curve:
         calibration=calibration_input,
         lib=script_lib("partb_loss_curve"),
     output:
-        png=flow_report(f"{FLOW_DIR}/{{model}}/loss.png", "flow training loss"),
+        png=report(
+            f"{FLOW_DIR}/{{model}}/loss.png",
+            labels={"figure": "flow training loss", "model": "{model}"},
+            **FLOW_REPORT,
+        ),
         json=f"{FLOW_DIR}/{{model}}/loss.json",
     log:
         "logs/beyond/flow_loss_curve_{model}.log",
@@ -103,7 +68,9 @@ rule flow_loss_curve:
         **sized("flow_loss_curve"),
     params:
         section=FLOW_SECTION,
-        train=flow_train_params,
+        train=lambda w: settings.with_layout(
+            settings.flow_train_settings(config, w.model), calibration_choice()
+        ),
     script:
         "../scripts/partb_loss_curve.py"
 
@@ -115,10 +82,18 @@ rule flow_sample:
         calibration=calibration_input,
         lib=script_lib("flow_sample"),
     output:
-        png=flow_report(f"{FLOW_DIR}/{{model}}/samples/epoch_{{epoch}}.png", "flow samples"),
+        png=report(
+            f"{FLOW_DIR}/{{model}}/samples/epoch_{{epoch}}.png",
+            labels={"figure": "flow samples", "model": "{model}", "epoch": "{epoch}"},
+            **FLOW_REPORT,
+        ),
         npz=f"{FLOW_DIR}/{{model}}/samples/epoch_{{epoch}}.npz",
         json=f"{FLOW_DIR}/{{model}}/samples/epoch_{{epoch}}.json",
-        gif=flow_report(f"{FLOW_DIR}/{{model}}/sampling/epoch_{{epoch}}.gif", "flow sampling GIF"),
+        gif=report(
+            f"{FLOW_DIR}/{{model}}/sampling/epoch_{{epoch}}.gif",
+            labels={"figure": "flow sampling GIF", "model": "{model}", "epoch": "{epoch}"},
+            **FLOW_REPORT,
+        ),
         gif_json=f"{FLOW_DIR}/{{model}}/sampling/epoch_{{epoch}}.json",
     log:
         "logs/beyond/flow_sample_{model}_{epoch}.log",

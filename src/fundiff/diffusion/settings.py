@@ -215,3 +215,29 @@ def flow_compare_settings(config: dict, model: str) -> dict:
         "schedule": dict(partb["schedule"]),
         "seed": eval_seed(config, model),  # the B4 evaluation's seed: its noise, its n
     }
+
+
+FLOW_DIR = "results/beyond/flow"
+
+
+def flow_files(config: dict, kind: str) -> list[str]:
+    """beyond.flow's files of one kind for rule all and the report (rules/beyond_flow.smk):
+    "figures" (loss curves, grids, GIFs), "tables" (their JSON specs + the comparisons) or
+    "benchmarks" (the benchmark: files of its training, sampling and comparison jobs); none
+    while beyond.flow.enabled is false."""
+    if not config["beyond"]["flow"]["enabled"]:
+        return []
+    out = []
+    for m in CONDITIONED:
+        epochs = flow_sample_epochs(config, m)
+        if kind == "benchmarks":
+            out += [f"benchmarks/rules/flow_{r}_{m}.tsv" for r in ("train", "compare")]
+            out += [f"benchmarks/rules/flow_sample_{m}_{e}.tsv" for e in epochs]
+            continue
+        image, gif = {"figures": ("png", "gif"), "tables": ("json", "json")}[kind]
+        out.append(f"{FLOW_DIR}/{m}/loss.{image}")
+        out += [f"{FLOW_DIR}/{m}/samples/epoch_{e}.{image}" for e in epochs]
+        out += [f"{FLOW_DIR}/{m}/sampling/epoch_{e}.{gif}" for e in epochs]
+        if kind == "tables":
+            out.append(f"{FLOW_DIR}/compare_{m}.json")
+    return out
