@@ -246,14 +246,24 @@ def _cross_checks(config: dict) -> None:
             "config key 'partb.schedule.beta_start' must be below 'beta_end' "
             f"(got {s['beta_start']} >= {s['beta_end']})"
         )
-    samplers = config.get("beyond", {}).get("samplers", {})
-    too_many = [k for k in samplers.get("steps", []) if k > s["num_timesteps"]]
-    if samplers.get("enabled") and too_many:
-        raise ConfigError(
-            f"config key 'beyond.samplers.steps' asks for {too_many[0]} steps but "
-            f"'partb.schedule.num_timesteps' is {s['num_timesteps']}: use 1 to "
-            f"{s['num_timesteps']} steps"
-        )
+    beyond = config.get("beyond", {})
+    # step counts over the DDPM schedule (fast samplers; the DDPM side of the flow comparison)
+    for item, key in (("samplers", "steps"), ("flow", "compare_steps")):
+        too_many = [n for n in beyond.get(item, {}).get(key, []) if n > s["num_timesteps"]]
+        if beyond.get(item, {}).get("enabled") and too_many:
+            raise ConfigError(
+                f"config key 'beyond.{item}.{key}' asks for {too_many[0]} DDPM steps but "
+                f"'partb.schedule.num_timesteps' is {s['num_timesteps']}: use 1 to "
+                f"{s['num_timesteps']} steps"
+            )
+    flow = beyond.get("flow", {})
+    for model in ("time_cond", "class_cond"):
+        late = [e for e in flow.get("sample_epochs") or [] if e > pb[model]["epochs"]]
+        if flow.get("enabled") and late:
+            raise ConfigError(
+                f"config key 'beyond.flow.sample_epochs' asks for epoch {late[0]} but "
+                f"'partb.{model}.epochs' (the flow models' too) is {pb[model]['epochs']}"
+            )
     if "parta" in config:
         _parta_checks(config)
 

@@ -54,11 +54,22 @@ PARTA_MODEL = {
 }
 EVAL_CLASS = {"eval_sample_cfg": 1, "eval_partb": 1}  # CFG-sweep samples (one job) + scores
 EVAL_TIME = {"eval_sample_time": 1}
+# beyond.flow (on in the tiny preset): a flow model beside each DDPM, its loss curve, grids + GIFs
+# per sample epoch, and the DDPM-vs-flow comparison of each (which also reads the DDPMs)
+FLOW = {"flow_train": 2, "flow_loss_curve": 2, "flow_sample": 2, "flow_compare": 2}
 # beyond.samplers (on in the tiny preset): per conditioned model, its final weights sampled with
 # every sampler and step count (one job) and scored (one job)
 SAMPLERS_CLASS = {"beyond_samplers_sample": 1, "beyond_samplers_eval": 1}
 SAMPLERS = {"beyond_samplers_sample": 2, "beyond_samplers_eval": 2}
-MODELS_DOWNSTREAM = {**TRAIN, **SAMPLE, **PARTA_MODEL, **EVAL_CLASS, **EVAL_TIME, **SAMPLERS}
+MODELS_DOWNSTREAM = {
+    **TRAIN,
+    **SAMPLE,
+    **PARTA_MODEL,
+    **EVAL_CLASS,
+    **EVAL_TIME,
+    **FLOW,
+    **SAMPLERS,
+}
 PAGE = {"report": 1, "all": 1}
 
 # (id, config overlay in YAML, expected jobs)
@@ -68,11 +79,14 @@ CONFIG_CASES = [
         "partb: {class_cond: {guidance_scale: 3.0}}",
         # the grids, the class GIFs, and the sweep sample at the new scale (the sweep always
         # includes the grids' scale) + the scores; not training, not Part A
+        # (and the class-conditioned flow's grids and comparison: its gamma defaults to this one)
         {
             "sample": 2,
             "sampling_gif": 2,
             "eval_sample_cfg": 1,
             "eval_partb": 1,
+            "flow_sample": 1,
+            "flow_compare": 1,
             **SAMPLERS_CLASS,
             **PAGE,
         },
@@ -87,6 +101,11 @@ CONFIG_CASES = [
             "sampling_gif": 2,
             **PARTA_MODEL,
             **EVAL_CLASS,
+            # the class flow model trains with the DDPM's settings (equal training steps)
+            "flow_train": 1,
+            "flow_loss_curve": 1,
+            "flow_sample": 1,
+            "flow_compare": 1,
             **SAMPLERS_CLASS,
             **PAGE,
         },
@@ -97,11 +116,16 @@ CONFIG_CASES = [
         {"train": 1, "loss_curve": 1, "denoise_test": 2, "denoise_ood": 1, **PAGE},
     ),
     ("noising.sigmas", "partb: {noising: {sigmas: [0.0, 0.5, 1.0]}}", {"noising_grid": 1, **PAGE}),
-    ("gif.fps", "partb: {gif: {fps: 10}}", {"sampling_gif": 4, **PAGE}),
+    ("gif.fps", "partb: {gif: {fps: 10}}", {"sampling_gif": 4, "flow_sample": 2, **PAGE}),
     (
         "schedule.num_timesteps",
         "partb: {schedule: {num_timesteps: 280}}",
-        {**MODELS_DOWNSTREAM, **PAGE},
+        # flow has no noise schedule: only the comparisons (they sample the DDPMs) rerun
+        {
+            **{k: n for k, n in MODELS_DOWNSTREAM.items() if k not in FLOW},
+            "flow_compare": 2,
+            **PAGE,
+        },
     ),
     (
         "data.mnist.test_per_class",
@@ -198,13 +222,13 @@ SOURCE_CASES = [
         "loss curve script touched",
         "scripts/partb_loss_curve.py",
         "touch",
-        {"loss_curve": 3, **PAGE},
+        {"loss_curve": 3, "flow_loss_curve": 2, **PAGE},
     ),
     (
         "loss curve script edited",
         "scripts/partb_loss_curve.py",
         "append",
-        {"loss_curve": 3, **PAGE},
+        {"loss_curve": 3, "flow_loss_curve": 2, **PAGE},
     ),
 ]
 

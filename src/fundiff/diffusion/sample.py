@@ -98,12 +98,25 @@ LOSS_TITLES = {
     "denoiser": "Single-step denoiser (L2 to the clean digit)",
     "time": "Time-conditioned DDPM (L2 to the noise)",
     "class": "Class-conditioned DDPM (L2 to the noise)",
+    "flow_time": "Time-conditioned rectified flow (L2 to the velocity)",
+    "flow_class": "Class-conditioned rectified flow (L2 to the velocity)",
 }
 # Training settings that matter for each task (shown beside its loss curve in the writeup).
 _TRAIN_KEYS = {
     "denoiser": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "sigma", "seed"],
     "time": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "ema_decay", "seed"],
     "class": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "ema_decay", "p_uncond"],
+    "flow_time": ["hidden", "batch_size", "epochs", "lr", "lr_decay_to", "ema_decay", "seed"],
+    "flow_class": [
+        "hidden",
+        "batch_size",
+        "epochs",
+        "lr",
+        "lr_decay_to",
+        "ema_decay",
+        "p_uncond",
+        "seed",
+    ],  # fmt: skip
 }
 _SCHEDULE_KEYS = ["num_timesteps", "beta_start", "beta_end"]
 # beyond-the-spec options: shown only when on (their off value is the spec's)
@@ -114,7 +127,7 @@ def train_report_params(train: dict) -> dict:
     """The subset of a rule's ``train`` params that defines the run of its task, with the
     machine's measured training layout (precision, threads per job) last."""
     keys = list(_TRAIN_KEYS[train["task"]])
-    if train["task"] != "denoiser":
+    if train["task"] in ("time", "class"):  # the DDPMs (flow has no noise schedule)
         keys += _SCHEDULE_KEYS
     if train["task"] == "class":
         keys.append("seed")

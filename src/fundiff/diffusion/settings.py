@@ -142,3 +142,102 @@ def sweep_samples_per_class(config: dict, scale) -> int:
 def eval_seed(config: dict, model: str) -> int:
     """Seed of a final model's evaluation sample (fundiff.seeds: eval_time_cond / eval_class_cond)."""
     return offset_seed(config["seed"], f"eval_{model}")
+
+
+# ---------------------------------------------------------------- beyond the spec: rectified flow
+# The flow model trained beside each DDPM (rules/beyond_flow.smk, config beyond.flow): results
+# under results/beyond/flow/{model}/ with {model} the DDPM it is compared with.
+FLOW_TASK = {"time_cond": "flow_time", "class_cond": "flow_class"}  # TrainConfig.task
+# DDPM-only training settings: the noise schedule (flow has none) and the Min-SNR weight (an SNR
+# of that schedule); left at TrainConfig's defaults, so editing them does not retrain flow.
+_DDPM_ONLY = ("num_timesteps", "beta_start", "beta_end", "min_snr_gamma")
+
+
+def flow_train_settings(config: dict, model: str) -> dict:
+    """The flow model's training run: the DDPM ``model``'s own settings (same width, batch,
+    epochs, LR schedule, EMA, digits and seed: equal training steps by construction), with only
+    the task changed and the DDPM-only settings left out."""
+    ddpm = train_settings(config, model)
+    out = {k: v for k, v in ddpm.items() if k not in _DDPM_ONLY}
+    return {**out, "task": FLOW_TASK[model]}
+
+
+def flow_sample_epochs(config: dict, model: str) -> list[int]:
+    """Epochs with a flow grid and GIF: beyond.flow.sample_epochs, null = the DDPM's."""
+    epochs = config["beyond"]["flow"]["sample_epochs"]
+    return list(config["partb"][model]["sample_epochs"] if epochs is None else epochs)
+
+
+def flow_guidance_scale(config: dict, model: str) -> float:
+    """CFG gamma of the class-conditioned flow model (beyond.flow.guidance_scale; null = the
+    DDPM's partb.class_cond.guidance_scale); 1.0 (no-op) for the time-conditioned one."""
+    if model != "class_cond":
+        return 1.0
+    scale = config["beyond"]["flow"]["guidance_scale"]
+    return float(config["partb"]["class_cond"]["guidance_scale"] if scale is None else scale)
+
+
+def flow_sample_settings(config: dict, model: str) -> dict:
+    """What a flow sample grid and GIF draw: the DDPM grid's digits (:func:`sample_settings`)
+    with the flow's Euler steps and CFG scale, and the GIF's frames."""
+    f = config["beyond"]["flow"]
+    grid = sample_settings(config, model)
+    grid.pop("guidance_scale", None)
+    if model == "class_cond":
+        grid["guidance_scale"] = flow_guidance_scale(config, model)
+    gif = config["partb"]["gif"]
+    return {
+        **grid,
+        "steps": f["sample_steps"],
+        "gif": {
+            "num_samples": gif["num_samples"],
+            "frame_every": f["gif_frame_every"],
+            "fps": gif["fps"],
+        },
+    }
+
+
+def flow_compare_settings(config: dict, model: str) -> dict:
+    """The DDPM-vs-flow comparison of one conditioning (rule flow_compare): the same n digits
+    (balanced classes for class_cond) from each final model, DDPM at its full T steps and
+    strided to each of compare_steps, flow at sample_steps and each of compare_steps."""
+    f, partb = config["beyond"]["flow"], config["partb"]
+    return {
+        "num_samples": f["num_samples"],
+        "compare_steps": sorted(set(f["compare_steps"])),
+        "sample_steps": f["sample_steps"],
+        "guidance_scale": flow_guidance_scale(config, model),
+        "ddpm_guidance_scale": float(partb["class_cond"]["guidance_scale"])
+        if model == "class_cond"
+        else 1.0,
+        "epochs": partb[model]["epochs"],
+        "hidden": partb[model]["hidden"],
+        "schedule": dict(partb["schedule"]),
+        "seed": eval_seed(config, model),  # the B4 evaluation's seed: its noise, its n
+    }
+
+
+FLOW_DIR = "results/beyond/flow"
+
+
+def flow_files(config: dict, kind: str) -> list[str]:
+    """beyond.flow's files of one kind for rule all and the report (rules/beyond_flow.smk):
+    "figures" (loss curves, grids, GIFs), "tables" (their JSON specs + the comparisons) or
+    "benchmarks" (the benchmark: files of its training, sampling and comparison jobs); none
+    while beyond.flow.enabled is false."""
+    if not config["beyond"]["flow"]["enabled"]:
+        return []
+    out = []
+    for m in CONDITIONED:
+        epochs = flow_sample_epochs(config, m)
+        if kind == "benchmarks":
+            out += [f"benchmarks/rules/flow_{r}_{m}.tsv" for r in ("train", "compare")]
+            out += [f"benchmarks/rules/flow_sample_{m}_{e}.tsv" for e in epochs]
+            continue
+        image, gif = {"figures": ("png", "gif"), "tables": ("json", "json")}[kind]
+        out.append(f"{FLOW_DIR}/{m}/loss.{image}")
+        out += [f"{FLOW_DIR}/{m}/samples/epoch_{e}.{image}" for e in epochs]
+        out += [f"{FLOW_DIR}/{m}/sampling/epoch_{e}.{gif}" for e in epochs]
+        if kind == "tables":
+            out.append(f"{FLOW_DIR}/compare_{m}.json")
+    return out

@@ -3,6 +3,8 @@
 * ``denoiser``  z = x + sigma eps,                       L = ||D(z) - x||^2          (spec B 1.2.1)
 * ``time``      x_t = sqrt(abar_t) x + sqrt(1-abar_t) eps, L = ||eps_theta(x_t, t/T) - eps||^2  (B 2.2)
 * ``class``     as ``time`` with c one-hot, dropped (zeroed) with probability p_uncond       (B 2.4)
+* ``flow_time`` / ``flow_class``  rectified flow (beyond the spec, :mod:`fundiff.diffusion.flow`):
+                x_t = t x_1 + (1-t) x_0, L = ||v_theta(x_t, t[, c]) - (x_1 - x_0)||^2, x_0 noise
 
 Beyond the spec, off by default (the embedded preset turns them on for short CPU runs):
 * LR warm-up      lr_s = lr_epoch * min(1, (s + 1) / W) for the first W = lr_warmup_steps steps
@@ -40,14 +42,15 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
 from fundiff.device import determinism_facts
-from fundiff.diffusion import ddpm
+from fundiff.diffusion import ddpm, flow
 from fundiff.diffusion.unet import UNet
 from fundiff.errors import CheckpointError, UserError, first_line
 from fundiff.io import torch_save, write_bytes
 from fundiff.progress import progress as progress_bar
 from fundiff.seeds import offset_seed
 
-TASKS = ("denoiser", "time", "class")
+TASKS = ("denoiser", "time", "class", "flow_time", "flow_class")
+FLOW_TASKS = ("flow_time", "flow_class")  # rectified flow: same UNet and loop, another loss
 log = logging.getLogger("fundiff")
 RESUME, PREVIOUS = "resume.pt", "resume.prev.pt"  # the resume state, and the epoch before's
 
@@ -83,6 +86,11 @@ class TrainConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task in FLOW_TASKS and self.min_snr_gamma is not None:
+            raise UserError(
+                f"training {self.task}: min_snr_gamma weights the DDPM's noise loss by its SNR "
+                "and does not apply to rectified flow; leave it null for the flow models"
+            )
         for key, value in asdict(self).items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise NonFiniteError(
@@ -94,8 +102,8 @@ class TrainConfig:
         return UNet(
             1,
             self.hidden,
-            time_cond=self.task in ("time", "class"),
-            num_classes=10 if self.task == "class" else 0,
+            time_cond=self.task != "denoiser",
+            num_classes=10 if self.task in ("class", "flow_class") else 0,
         )
 
     def schedule(self) -> ddpm.Schedule:
@@ -148,6 +156,9 @@ def loss_fn(
     labels: torch.Tensor,
     g: torch.Generator,
 ) -> torch.Tensor:
+    if cfg.task in FLOW_TASKS:  # x0 here is the data batch: flow's x_1
+        cond = labels if cfg.task == "flow_class" else None
+        return flow.loss(model, x0, cond, g, cfg.p_uncond)
     n, dev = x0.shape[0], x0.device
     eps = torch.randn(x0.shape, generator=g, device=dev)
     if cfg.task == "denoiser":

@@ -68,7 +68,16 @@ MEASURED: dict[str, tuple[float, float]] = {
     "eval_parta_summary": (710, 4),
     "benchmarks_table": (580, 4),
     "report": (530, 3),
-    # beyond the spec, item 1: rectified flow (rules/beyond_flow.smk)
+    # beyond the spec, item 1: rectified flow (rules/beyond_flow.smk). flow_train is the DDPM's
+    # training with another loss (same UNet, batch, steps): its peak and time are train's (an
+    # embedded-size flow and DDPM class_cond training side by side: 870 vs 850 MB RSS, 159.0 vs
+    # 155.9 s per epoch, on a machine loaded ~10x). The others: tiny-run peaks (745 MB at most),
+    # and times estimated from the sampling rules' per-row cost (sample: 40 digits x 300 steps
+    # with CFG in 39 s): the comparison's class_cond job runs 720 sampler steps of 2 x 100 rows.
+    "flow_train": (890, 345),
+    "flow_loss_curve": (720, 21),
+    "flow_sample": (780, 20),
+    "flow_compare": (850, 240),
     # beyond the spec, item 2: fast samplers (rules/beyond_samplers.smk)
     # (peaks: benchmark: max_rss of both jobs, n = 50, 2-core AMD EPYC under load; seconds: the
     # class_cond job's 109 s of CPU for 720 steps x 50 digits (CFG) scaled to configs/beyond.yaml's
@@ -88,12 +97,19 @@ MEASURED: dict[str, tuple[float, float]] = {
 
 # Rules that read the whole MNIST tensor file (host memory grows with torchvision's 70,000 digits).
 LOADS_MNIST = {"mnist", "noising_grid", "calibrate", "train", "denoise_test", "denoise_ood",
-               "train_classifier", "eval_partb", "eval_parta_denoise"}  # fmt: skip
+               "train_classifier", "eval_partb", "eval_parta_denoise", "flow_train",
+               "flow_compare"}  # fmt: skip
 
 # Time limits (minutes) on a GPU for the rules that can use one (fa24: D=128 / D=64 on 60,000
 # digits; 81 s for the three trainings on an H200 with CUDA graphs, much longer on a small GPU
 # or eager): generous, as a queue wait costs less than a job killed at its limit.
-GPU_MINUTES = {"train": 120, "train_classifier": 30, "eval_sample_cfg": 60, "eval_sample_time": 30}
+GPU_MINUTES = {
+    "train": 120,
+    "flow_train": 120,
+    "train_classifier": 30,
+    "eval_sample_cfg": 60,
+    "eval_sample_time": 30,
+}
 GPU_DEFAULT_MINUTES = 20
 
 # DeepFloyd IF (Part A on the deepfloyd backend): host memory while weights are loaded (fp16

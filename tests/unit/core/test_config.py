@@ -54,7 +54,7 @@ def test_embedded_is_valid():
         (lambda c: c["partb"].pop("gif"), "'partb' is missing 'gif'"),
         (
             lambda c: c["beyond"]["samplers"].update(enabled=True, steps=[301, 10]),
-            "'beyond.samplers.steps' asks for 301 steps but 'partb.schedule.num_timesteps' is 300",
+            "'beyond.samplers.steps' asks for 301 DDPM steps but 'partb.schedule.num_timesteps' is 300",
         ),
         (
             lambda c: c["beyond"]["samplers"].update(samplers=["ddpm", "plms"]),

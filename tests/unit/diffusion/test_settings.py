@@ -181,3 +181,30 @@ def test_settings_import_no_torch():
     code = "import sys, fundiff.diffusion.settings; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("model", ["time_cond", "class_cond"])
+def test_flow_trains_with_its_ddpms_settings(model):
+    """beyond.flow: the flow model's run is the DDPM's (equal training steps by construction)
+    with the flow task; the noise schedule and Min-SNR (DDPM-only) are left out."""
+    from fundiff.diffusion.train import TrainConfig
+
+    cfg = deep_merge(load(), {"beyond": {"flow": {"enabled": True}}})
+    ddpm, fl = settings.train_settings(cfg, model), settings.flow_train_settings(cfg, model)
+    assert fl["task"] == settings.FLOW_TASK[model]
+    assert set(ddpm) - set(fl) == {"num_timesteps", "beta_start", "beta_end", "min_snr_gamma"}
+    assert {k: v for k, v in ddpm.items() if k in fl and k != "task"} == {
+        k: v for k, v in fl.items() if k != "task"
+    }
+    TrainConfig(**settings.with_layout(fl, settings.layout_placeholder(2)) | {"amp_bf16": False})
+    cfg["partb"]["schedule"]["num_timesteps"] = 100  # a DDPM-only edit: flow's run is unchanged
+    assert settings.flow_train_settings(cfg, model) == fl
+
+
+def test_flow_files_only_when_enabled():
+    cfg = load("beyond")
+    figures = settings.flow_files(cfg, "figures")
+    assert "results/beyond/flow/class_cond/sampling/epoch_20.gif" in figures
+    assert all(f.endswith((".png", ".gif")) for f in figures)
+    assert "results/beyond/flow/compare_time_cond.json" in settings.flow_files(cfg, "tables")
+    assert settings.flow_files(load(), "figures") == []
