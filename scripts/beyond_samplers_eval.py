@@ -35,7 +35,8 @@ def main(smk, log):
         {"label": f"{fewest} steps", "cells": grids},
     ]
     params = samplers.table_params(p.samplers, p.epoch, p.guidance_scale, p.seed, inp.npz[0])
-    write_table(out.table, p.section, title, rows, params=params, data=samplers.table_data(df))
+    write_table(out.table, p.section, title, rows, params=params, caption=samplers.effect(df),
+                data=samplers.table_data(df))  # fmt: skip
 
 
 run(snakemake, main)  # noqa: F821

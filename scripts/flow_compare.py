@@ -7,7 +7,7 @@ import torch
 from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.diffusion.train import load_model
 from fundiff.evaluation import classifier, scores
-from fundiff.evaluation.flow_compare import COLUMNS, compare
+from fundiff.evaluation.flow_compare import COLUMNS, compare, effect
 from fundiff.io import save_npz, write_csv
 from fundiff.report.sections import table_title
 from fundiff.report.tables import write_table
@@ -35,7 +35,7 @@ def main(smk, log):
     params = {k: v for k, v in c.items() if k not in ("schedule",)}
     params |= {"num_timesteps": c["schedule"]["num_timesteps"], "device": device.type}
     params["sampling precision"] = "bf16 autocast" if bf16 else "fp32"
-    write_table(out.json, p.section, title, [], params=params,
+    write_table(out.json, p.section, title, [], params=params, caption=effect(table, cond),
                 data={"columns": COLUMNS, "rows": table})  # fmt: skip
 
 

@@ -107,12 +107,13 @@ def plot_views(rows: list[dict], path) -> None:
 def views_table(title: str, rows: list[dict], png, params: dict) -> dict:
     """write_table kwargs of X3's success rates (``params``: what the rule ran with)."""
     n = rows[0]["n"] if rows else 0
-    caption = (
+    how = (
         f"{n} anagrams per view and prompt pair, one batch per view, classified by the CNN "
         "trained on real MNIST digits only. view 1: the image read as prompt 1; view 2: the "
         "image seen through the view (applied in the model's pixel space, then clipped to "
         "[0, 1]) read as prompt 2; both: both at once."
     )
+    caption = " ".join(filter(None, (views_effect(rows), how)))
     columns = ["view", "pair", "prompts", "view 1", "view 2", "both", "n"]
     data = [
         [
@@ -177,7 +178,7 @@ def inpaint_metrics(x: torch.Tensor, x_orig: torch.Tensor, mask: torch.Tensor, w
 def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict, n: int):
     """write_table kwargs of X4: per image the original, what is replaced, one sample of each
     method, and the metrics table (mean over ``n`` samples)."""
-    caption = (
+    how = (
         f"Mean over {n} inpaintings per image and method (one batch each, the same seed for "
         "both). band error: mean |x - original| on the band of width w inside the mask along "
         "its boundary; seam: mean jump |x(p) - x(q)| across the mask boundary (the original "
@@ -186,6 +187,7 @@ def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict,
         "reads the inpainting as it reads the original; seconds: wall time of the batch (after "
         "one untimed warm-up forward)."
     )
+    caption = " ".join(filter(None, (repaint_effect(rows), how)))
     columns = [
         "image", "method", "n", "accuracy", "band error", "seam", "original seam",
         "outside error", "seconds",
@@ -201,3 +203,45 @@ def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict,
         "caption": caption,
         "data": {"columns": columns, "rows": data},
     }
+
+
+def views_effect(rows: list[dict]) -> str:
+    """X3's measured effect in one sentence: per view, the mean over pairs of the rate at which
+    both views read as their prompts, best first (empty without rows)."""
+    if not rows:
+        return ""
+    views: dict[str, list[float]] = {}
+    for r in rows:
+        views.setdefault(r["view"], []).append(r["both"])
+    mean = {v: sum(x) / len(x) for v, x in views.items()}
+    ranked = sorted(mean, key=lambda v: -mean[v])
+    return (
+        "Measured effect: both views read as their prompts (mean over pairs) "
+        + ", ".join(f"{v} {mean[v]:.2f}" for v in ranked)
+        + "."
+    )
+
+
+def repaint_effect(rows: list[dict]) -> str:
+    """X4's measured effect in one sentence (scores only; the seconds are in the table): RePaint
+    against the one-pass rule, means over the images, for band error, seam (with the
+    originals' seam) and, where judged, accuracy."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["method"], []).append(r)
+    if "one_pass" not in by or len(by) < 2:
+        return ""
+    other = next(m for m in by if m != "one_pass")
+
+    def mean(method, key):
+        vals = [r[key] for r in by[method] if r.get(key) is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    parts = []
+    for key, name in (("band_error", "band error"), ("seam", "seam"), ("accuracy", "accuracy")):
+        a, b = mean(other, key), mean("one_pass", key)
+        if a is not None and b is not None:
+            parts.append(f"{name} {a:.3f} vs {b:.3f}")
+    seam0 = mean("one_pass", "original_seam")
+    tail = f" (the originals' own seam: {seam0:.3f})" if seam0 is not None else ""
+    return f"Measured effect, RePaint vs the one-pass rule (means over the images): {', '.join(parts)}{tail}."

@@ -24,7 +24,9 @@ from fundiff.diffusion import ddpm, flow
 from fundiff.diffusion.sample import class_grid_labels, sample
 from fundiff.io import save_npz
 
-COLUMNS = ["model", "sampler", "steps", "accuracy", "confidence", "FD ratio", "sampling s (all n)"]
+COLUMNS = [
+    "model", "sampler", "steps", "accuracy", "confidence", "FD ratio", "sampling seconds (all n)"
+]  # fmt: skip
 
 
 def settings_rows(p: dict) -> list[tuple[str, str, int]]:
@@ -70,3 +72,29 @@ def compare(ddpm_model, flow_model, p: dict, scorer, conditioned: bool, device, 
             acc = sc["accuracy"] if conditioned else None
             table.append([model, sampler, steps, acc, sc["confidence"], sc["fd_ratio"], seconds])
     return table, records, images
+
+
+def effect(table: list[list], conditioned: bool) -> str:
+    """The measured effect in one sentence, from the scores only (wall times vary from run to
+    run; they are in the table): flow against DDPM at each step count both were sampled with,
+    and the DDPM's own T-step sampler."""
+    by = {(r[0], r[2]): r for r in table}
+    score = 3 if conditioned else 4  # accuracy (class_cond) or mean confidence (time_cond)
+    what = "accuracy" if conditioned else "confidence"
+
+    def text(r):
+        return f"FD ratio {r[5]:.2f}, {what} {r[score]:.2f}"
+
+    ddpm_steps = sorted(n for m, n in by if m == "DDPM")
+    parts = [
+        f"at {n} steps flow {text(by['flow', n])} vs DDPM {text(by['DDPM', n])}"
+        for n in ddpm_steps
+        if ("flow", n) in by and n != ddpm_steps[-1]
+    ]
+    T = ddpm_steps[-1]
+    best = min((r for (m, _), r in by.items() if m == "flow"), key=lambda r: r[5])
+    parts.append(
+        f"the DDPM's own {T}-step sampler {text(by['DDPM', T])}; the best flow row "
+        f"({best[2]} Euler steps) {text(best)}"
+    )
+    return "Measured effect (lower FD ratio is closer to real digits): " + "; ".join(parts) + "."

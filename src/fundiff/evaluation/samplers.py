@@ -178,3 +178,36 @@ def table_data(df: pd.DataFrame) -> dict:
                 row.append(v)
         out.append(row)
     return {"columns": cols, "rows": out}
+
+
+def effect(df: pd.DataFrame, tolerance: float = 0.1) -> str:
+    """The measured effect in one sentence, from the scores and step counts only (wall times vary
+    from run to run; they are in the table and the plot): the spec's sampler (DDPM at the most
+    steps) as the reference, and per sampler the fewest steps whose FD ratio stays within
+    ``tolerance`` (relative) of it, i.e. how many fewer model calls it needs."""
+    col, _ = quality_column(df)
+    ref = (
+        df[df["sampler"] == "ddpm"].sort_values("steps").iloc[-1]
+        if (df["sampler"] == "ddpm").any()
+        else df.sort_values("steps").iloc[-1]
+    )
+
+    def text(r):
+        return f"FD ratio {r['fd_ratio']:.2f}, {col} {r[col]:.2f}"
+
+    parts = [f"{ref['sampler']} at {int(ref['steps'])} steps (the reference): {text(ref)}"]
+    for sampler, sub in df.groupby("sampler", sort=False):
+        ok = sub[sub["fd_ratio"] <= ref["fd_ratio"] * (1 + tolerance)].sort_values("steps")
+        fewest = sub.sort_values("steps").iloc[0]
+        if ok.empty:
+            parts.append(f"{sampler} never within {tolerance:.0%} of its FD ratio")
+        else:
+            r = ok.iloc[0]
+            calls = ref["steps"] / r["steps"]
+            parts.append(
+                f"{sampler} within {tolerance:.0%} of its FD ratio down to {int(r['steps'])} steps "
+                f"({text(r)}; {calls:.3g}x fewer model calls)"
+            )
+        if ok.empty or int(fewest["steps"]) != int(ok.iloc[0]["steps"]):
+            parts.append(f"{sampler} at {int(fewest['steps'])} steps: {text(fewest)}")
+    return "Measured effect (lower FD ratio is closer to real digits): " + "; ".join(parts) + "."
