@@ -301,7 +301,7 @@ def test_report_shows_every_section_and_figure(tiny_run):
 
     tiny = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["partb"]
     gifs = {p.relative_to(results.resolve()).as_posix() for p in shown if p.suffix == ".gif"}
-    assert gifs == {
+    assert {g for g in gifs if g.startswith("partb/")} == {
         f"partb/{m}/sampling/epoch_{e}.gif"
         for m in ("time_cond", "class_cond")
         for e in tiny[m]["sample_epochs"]

@@ -57,6 +57,9 @@ parta:
   iterative: {i_start: 1, frame_every: 1}
   sdedit: {i_start: [1, 2]}
 eval: {parta: {digits: 2, illusion_samples: 2}}
+# the tiny preset's flow models and fast samplers would add 12 cluster jobs of rules that
+# tests/e2e/test_cluster_resources.py already sizes under this profile (X3 / X4 stay on)
+beyond: {flow: {enabled: false}, samplers: {enabled: false}}
 """
 # The test node has two fake GPUs, 16 CPUs and 250 GB (more than the machine: Slurm here does
 # not enforce them); --jobs 4 keeps the 2-core CI machine from being oversubscribed. Status checks
