@@ -26,8 +26,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from fundiff.diffusion import ddpm
-from fundiff.diffusion.unet import UNet, forward_chunked
+from fundiff.diffusion.sample import guided
+from fundiff.diffusion.unet import UNet
 from fundiff.progress import progress
 
 VelocityFn = Callable[[torch.Tensor, float], torch.Tensor]
@@ -111,22 +111,10 @@ def sample(
     ``frame_every``, x_t every ``frame_every`` steps from x_0 (plus the last)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn((n, 1, 28, 28), generator=g).to(device)
-    if labels is not None:
-        labels = labels.to(device)
-        uncond = torch.full_like(labels, -1)
-
-    def net(x_t, t_in, c=None):  # row chunks on a CPU (see unet.forward_chunked)
-        return forward_chunked(model, x_t, t_in, c, bf16=bf16)
+    net = guided(model, labels, guidance_scale, device, bf16)
 
     def v_fn(x_t, t):
-        t_in = torch.full((x_t.shape[0],), t, device=x_t.device)
-        if labels is None:
-            return net(x_t, t_in)
-        if guidance_scale == 0.0:  # v_u
-            return net(x_t, t_in, uncond)
-        if guidance_scale == 1.0:  # v_c
-            return net(x_t, t_in, labels)
-        return ddpm.cfg_batched(net, x_t, t_in, labels, uncond, guidance_scale)
+        return net(x_t, torch.full((x_t.shape[0],), t, device=x_t.device))
 
     frames: list[torch.Tensor] = [x.cpu()] if frame_every else []
     done = [0]

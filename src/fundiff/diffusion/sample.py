@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from fundiff.diffusion import ddpm
@@ -17,6 +19,31 @@ def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torc
 @torch.no_grad()
 def denoise(model: UNet, z: torch.Tensor) -> torch.Tensor:
     return model(z)
+
+
+def guided(
+    model: UNet,
+    labels: torch.Tensor | None,
+    guidance_scale: float,
+    device: torch.device | str = "cpu",
+    bf16: bool = False,
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``net(x_t, t_in)``: the model's output (noise for a DDPM, velocity for a flow model), in
+    row chunks on a CPU (:func:`fundiff.diffusion.unet.forward_chunked`). With ``labels``, CFG
+    out = out_u + gamma (out_c - out_u) over ONE batched forward of both halves; gamma = 0 is
+    out_u and gamma = 1 is out_c, for which one half suffices."""
+
+    def forward(x_t, t_in, c=None):
+        return forward_chunked(model, x_t, t_in, c, bf16=bf16)
+
+    if labels is None:
+        return forward
+    labels = labels.to(device)
+    uncond = torch.full_like(labels, -1)
+    if guidance_scale in (0.0, 1.0):
+        c = uncond if guidance_scale == 0.0 else labels
+        return lambda x_t, t_in: forward(x_t, t_in, c)
+    return lambda x_t, t_in: ddpm.cfg_batched(forward, x_t, t_in, labels, uncond, guidance_scale)
 
 
 @torch.no_grad()
@@ -51,23 +78,10 @@ def sample(
     g = torch.Generator().manual_seed(seed)
     T = schedule.num_timesteps
     x = torch.randn((n, 1, 28, 28), generator=g).to(device)
-    if labels is not None:
-        labels = labels.to(device)
-        uncond = torch.full_like(labels, -1)
-
-    def net(x_t, t_in, c=None):  # row chunks on a CPU (see unet.forward_chunked)
-        return forward_chunked(model, x_t, t_in, c, bf16=bf16)
+    net = guided(model, labels, guidance_scale, device, bf16)
 
     def eps_fn(x_t, t):
-        t_in = torch.full((x_t.shape[0],), t / T, device=x_t.device)
-        if labels is None:
-            return net(x_t, t_in), None
-        # gamma = 0 is eps_u and gamma = 1 is eps_c: one half of the batched forward suffices
-        if guidance_scale == 0.0:
-            return net(x_t, t_in, uncond), None
-        if guidance_scale == 1.0:
-            return net(x_t, t_in, labels), None
-        return ddpm.cfg_batched(net, x_t, t_in, labels, uncond, guidance_scale), None
+        return net(x_t, torch.full((x_t.shape[0],), t / T, device=x_t.device)), None
 
     frames: list[torch.Tensor] = [x.cpu()] if frame_every else []
 
