@@ -279,15 +279,13 @@ def inpaint(
     Start from pure noise; after every step t -> t' set x_t' <- m x_t' + (1 - m) x_orig,t'
     with x_orig,t' = q_sample(x_orig, t', eps'), eps' drawn from ``known_generator``. After the
     last step x <- m x + (1 - m) x_orig, so the kept region is exactly the original.
-    ``on_step(t', x_t')`` sees every x_t' after the replacement.
+    ``on_step(t', x_t')`` sees every x_t' after the replacement. It is :func:`repaint_inpaint`
+    with one resampling (RePaint's schedule is then the plain descent).
     """
-    replace = known_replacement(backend, x_orig, mask, timesteps[-1], known_generator, on_step)
-
-    x_T = noise(backend, x_orig.shape[0], generator).to(x_orig.dtype)
-    eps_fn = cfg_eps_fn(backend, cond, uncond, scale)
-    return denoise_loop(
-        backend, x_T, 0, timesteps, eps_fn, generator, after_step=replace, desc="inpainting"
-    )[0]
+    return repaint_inpaint(
+        backend, x_orig, mask, timesteps, cond, uncond, generator, known_generator, scale,
+        on_step=on_step,
+    )  # fmt: skip
 
 
 def repaint_schedule(num_steps: int, jump_length: int, resamplings: int) -> list[int]:
@@ -377,7 +375,7 @@ def repaint_inpaint(
         if b > a:  # down the chain: the spec's loop over timesteps[a .. b]
             x = denoise_loop(
                 backend, x, 0, timesteps[a : b + 1], eps_fn, generator, after_step=replace,
-                desc="RePaint inpainting",
+                desc="inpainting" if resamplings == 1 else "RePaint inpainting",
             )[0]  # fmt: skip
         else:  # back up: one jump from timesteps[a] to timesteps[b]
             z = randn(x.shape, generator, x)
