@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from fundiff.evaluation.classifier import predict
+from fundiff.evaluation.parta_tables import success_data
 from fundiff.parta import loops, views
 from fundiff.parta.backends import Backend
 from fundiff.parta.prompts import parse_prompt
@@ -114,26 +115,13 @@ def views_table(title: str, rows: list[dict], png, params: dict) -> dict:
         "[0, 1]) read as prompt 2; both: both at once."
     )
     caption = " ".join(filter(None, (views_effect(rows), how)))
-    columns = ["view", "pair", "prompts", "view 1", "view 2", "both", "n"]
-    data = [
-        [
-            r["view"],
-            r["pair"],
-            f"{r['prompt1']} / {r['prompt2']}",
-            r["view1"],
-            r["view2"],
-            r["both"],
-            r["n"],
-        ]  # fmt: skip
-        for r in rows
-    ]
     return {
         "section": SECTION_VIEWS,
         "title": title,
         "rows": [{"label": "", "cells": [cell(png, "success rates per view and pair")]}],
         "params": params,
         "caption": caption,
-        "data": {"columns": columns, "rows": data},
+        "data": success_data(rows, "view"),
     }
 
 

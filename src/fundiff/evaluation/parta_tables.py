@@ -187,10 +187,16 @@ def illusions_table(title: str, rows: list[dict], png, n: int, p) -> dict:
         "classified as the low-frequency prompt 1, view 2 = as is (up close) classified as "
         "the high-frequency prompt 2."
     )
-    columns = ["kind", "pair", "prompts", "view 1", "view 2", "both", "n"]
+    return _spec(title, png, "success rates per pair", params, caption, success_data(rows, "kind"))
+
+
+def success_data(rows: list[dict], first: str) -> dict:
+    """A success-rate table's ``data`` (A2's illusions by ``kind``, X3's anagrams by ``view``):
+    per pair its prompts, the rates of view 1, view 2 and both, and n."""
+    columns = [first, "pair", "prompts", "view 1", "view 2", "both", "n"]
     data_rows = [
         [
-            r["kind"],
+            r[first],
             r["pair"],
             f"{r['prompt1']} / {r['prompt2']}",
             r["view1"],
@@ -200,5 +206,4 @@ def illusions_table(title: str, rows: list[dict], png, n: int, p) -> dict:
         ]  # fmt: skip
         for r in rows
     ]
-    data = {"columns": columns, "rows": data_rows}
-    return _spec(title, png, "success rates per pair", params, caption, data)
+    return {"columns": columns, "rows": data_rows}
