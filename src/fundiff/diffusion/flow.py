@@ -26,8 +26,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from fundiff.diffusion.sample import guided
-from fundiff.diffusion.unet import UNet
+from fundiff.diffusion.unet import UNet, guided
 from fundiff.progress import progress
 
 VelocityFn = Callable[[torch.Tensor, float], torch.Tensor]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from fundiff.diffusion import ddpm
-from fundiff.diffusion.unet import UNet, forward_chunked
+from fundiff.diffusion.unet import UNet, forward_chunked, guided
 from fundiff.progress import progress
 
 
@@ -19,31 +17,6 @@ def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torc
 @torch.no_grad()
 def denoise(model: UNet, z: torch.Tensor) -> torch.Tensor:
     return model(z)
-
-
-def guided(
-    model: UNet,
-    labels: torch.Tensor | None,
-    guidance_scale: float,
-    device: torch.device | str = "cpu",
-    bf16: bool = False,
-) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``net(x_t, t_in)``: the model's output (noise for a DDPM, velocity for a flow model), in
-    row chunks on a CPU (:func:`fundiff.diffusion.unet.forward_chunked`). With ``labels``, CFG
-    out = out_u + gamma (out_c - out_u) over ONE batched forward of both halves; gamma = 0 is
-    out_u and gamma = 1 is out_c, for which one half suffices."""
-
-    def forward(x_t, t_in, c=None):
-        return forward_chunked(model, x_t, t_in, c, bf16=bf16)
-
-    if labels is None:
-        return forward
-    labels = labels.to(device)
-    uncond = torch.full_like(labels, -1)
-    if guidance_scale in (0.0, 1.0):
-        c = uncond if guidance_scale == 0.0 else labels
-        return lambda x_t, t_in: forward(x_t, t_in, c)
-    return lambda x_t, t_in: ddpm.cfg_batched(forward, x_t, t_in, labels, uncond, guidance_scale)
 
 
 @torch.no_grad()

@@ -27,8 +27,12 @@ conditioning feeds a one-hot c (all zeros = unconditional) through ``c1 = FCBloc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+from fundiff.diffusion.ddpm import cfg_batched
 
 
 class Conv(nn.Sequential):
@@ -197,3 +201,28 @@ def forward_chunked(
         for i in range(0, n, max_rows)
     ]
     return torch.cat(parts)
+
+
+def guided(
+    model: UNet,
+    labels: torch.Tensor | None,
+    guidance_scale: float,
+    device: torch.device | str = "cpu",
+    bf16: bool = False,
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``net(x_t, t_in)``: the model's output (noise for a DDPM, velocity for a flow model), in
+    row chunks on a CPU (:func:`forward_chunked`). With ``labels``, CFG
+    out = out_u + gamma (out_c - out_u) over ONE batched forward of both halves; gamma = 0 is
+    out_u and gamma = 1 is out_c, for which one half suffices."""
+
+    def forward(x_t, t_in, c=None):
+        return forward_chunked(model, x_t, t_in, c, bf16=bf16)
+
+    if labels is None:
+        return forward
+    labels = labels.to(device)
+    uncond = torch.full_like(labels, -1)
+    if guidance_scale in (0.0, 1.0):
+        c = uncond if guidance_scale == 0.0 else labels
+        return lambda x_t, t_in: forward(x_t, t_in, c)
+    return lambda x_t, t_in: cfg_batched(forward, x_t, t_in, labels, uncond, guidance_scale)
