@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from fundiff.io import atomic_path, write_bytes  # noqa: E402
 
@@ -43,6 +42,8 @@ def save_image(x: torch.Tensor, path, value_range=(0.0, 1.0), upscale: int = 1) 
 
 def grid(images: torch.Tensor, nrow: int, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
     """make_grid over (N, C, H, W) images in [0, 1]."""
+    from torchvision.utils import make_grid  # here: importing torchvision costs a job ~2 s
+
     return make_grid(
         images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=pad_value
     )
@@ -52,9 +53,13 @@ def save_grid(images: torch.Tensor, path, nrow: int, upscale: int = 2, **kw) -> 
     save_image(grid(images, nrow, **kw), path, upscale=upscale)
 
 
-def save_fig(fig, path) -> None:
+def save_fig(fig, path, tight: bool = True) -> None:
+    """Save a matplotlib figure as PNG. ``tight`` crops to the drawn content; a plot whose tick
+    labels are measurements (wall times) passes ``tight=False`` so its pixel size is the figure
+    size, the same on every run (the report's image width/height must not depend on timing)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata=_PNG_META)
+    bbox = "tight" if tight else None
+    fig.savefig(buf, format="png", dpi=110, bbox_inches=bbox, metadata=_PNG_META)
     plt.close(fig)
     write_bytes(path, buf.getvalue())
 

@@ -1,16 +1,18 @@
 """Incremental reruns, proven on a finished tiny run: each edit reruns exactly its dependents.
 
-Every case is a dry run (``snakemake -n``) on one copy of the finished tiny workflow; config edits
-are an extra ``--configfile`` overlay, source edits are undone (content and mtime) afterwards, so
-the cases are independent. Expected jobs are exact ``{rule: count}`` maps from the "Job stats"
+Every case is a dry run (``snakemake -n``) on a copy of the finished tiny workflow (the library
+cases on two copies side by side); config edits are an extra ``--configfile`` overlay, source
+edits are undone (content and mtime) afterwards, so the cases are independent. Expected jobs are exact ``{rule: count}`` maps from the "Job stats"
 table. Adding a case is one entry in CONFIG_CASES or SOURCE_CASES.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -297,17 +299,6 @@ def importers(wd: Path, module: str) -> set[str]:
     return out
 
 
-_FORCED: dict[frozenset, dict[str, int]] = {}
-
-
-def forced(wd: Path, rules: set[str]) -> dict[str, int]:
-    """The jobs of a dry run that forces ``rules`` (and so everything downstream of them)."""
-    key = frozenset(rules)
-    if key not in _FORCED:
-        _FORCED[key] = dry_run(wd, "--forcerun", *sorted(rules)) if rules else {}
-    return _FORCED[key]
-
-
 @pytest.fixture(scope="module")
 def dag_rules(done) -> set[str]:
     """The rules with jobs in the tiny preset's DAG (e.g. not the deepfloyd prompt cache): the
@@ -317,21 +308,64 @@ def dag_rules(done) -> set[str]:
     return {row[2] for row in rows} - {"-"}
 
 
-@pytest.mark.parametrize("module", LIBRARY)
-def test_library_edit_reruns_the_rules_whose_scripts_import_it(done, dag_rules, module):
-    """Appending a comment to a library module reruns exactly the rules whose scripts import it
-    (directly or through other modules) and what depends on their outputs: the same jobs as
-    forcing those rules (``--forcerun``), job for job."""
-    f = done / module
+def _edited_dry_run(wd: Path, module: str) -> dict[str, int]:
+    """The jobs of a dry run after appending a comment to ``module`` in ``wd`` (then undone)."""
+    f = wd / module
     before, st = f.read_bytes(), f.stat()
     try:
         f.write_bytes(before + b"\n# edited by test_incremental\n")
-        jobs = dry_run(done)
+        return dry_run(wd)
     finally:
         f.write_bytes(before)
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    expected = importers(done, module) & dag_rules
-    assert jobs == forced(done, expected)
+
+
+def _in_parallel(copies: list[Path], tasks: list, work) -> dict:
+    """``{task: work(copy, task)}``, the copies taking tasks side by side (a dry run keeps one
+    core busy: two copies on two cores halve the wall time). Each copy serves one dry run at a
+    time, so a file edited for one dry run is never seen by another."""
+    free: queue.Queue[Path] = queue.Queue()
+    for c in copies:
+        free.put(c)
+
+    def one(task):
+        wd = free.get()
+        try:
+            return task, work(wd, task)
+        finally:
+            free.put(wd)
+
+    with ThreadPoolExecutor(len(copies)) as pool:
+        return dict(pool.map(one, tasks))
+
+
+@pytest.fixture(scope="module")
+def library_plans(done, dag_rules, tmp_path_factory) -> dict[str, tuple]:
+    """Per library module: (the jobs planned after editing it, the rules whose scripts import
+    it, the jobs planned when forcing those rules). The dry runs are made up front, on ``done``
+    and, when the machine has a second core, on a second copy of it (mtimes kept)."""
+    copies = [done]
+    if (os.cpu_count() or 1) > 1:
+        second = tmp_path_factory.mktemp("incremental_2") / "wf"
+        shutil.copytree(done, second, symlinks=True)
+        copies.append(second)
+    edited = _in_parallel(copies, LIBRARY, _edited_dry_run)
+    expected = {m: frozenset(importers(done, m) & dag_rules) for m in LIBRARY}
+    forced = _in_parallel(
+        copies,
+        sorted(set(expected.values()), key=sorted),
+        lambda wd, rules: dry_run(wd, "--forcerun", *sorted(rules)) if rules else {},
+    )
+    return {m: (edited[m], set(expected[m]), forced[expected[m]]) for m in LIBRARY}
+
+
+@pytest.mark.parametrize("module", LIBRARY)
+def test_library_edit_reruns_the_rules_whose_scripts_import_it(library_plans, module):
+    """Appending a comment to a library module reruns exactly the rules whose scripts import it
+    (directly or through other modules) and what depends on their outputs: the same jobs as
+    forcing those rules (``--forcerun``), job for job."""
+    jobs, expected, forced = library_plans[module]
+    assert jobs == forced
     # and the importers are planned, except those behind the calibration checkpoint when it
     # reruns itself (planned once it has run, as in a real run)
     assert expected <= set(jobs) or "calibrate" in jobs

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torchvision.transforms import functional as TF
 
 from fundiff.evaluation.classifier import DigitClassifier, _to_float, predict
 from fundiff.parta.views import rotate180
@@ -257,6 +256,8 @@ def anagram_success(
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """torchvision's Gaussian blur (kernel 2 * ceil(3 sigma) + 1, reflect padding) of (N, C, H, W)."""
     k = 2 * max(1, math.ceil(3 * sigma)) + 1
+    from torchvision.transforms import functional as TF  # here: a ~2 s import
+
     return TF.gaussian_blur(x, [k, k], [sigma, sigma])
 
 

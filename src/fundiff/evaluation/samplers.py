@@ -142,7 +142,7 @@ def plot_quality_time(df: pd.DataFrame, path, title: str) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    save_fig(fig, path)
+    save_fig(fig, path, tight=False)  # its ticks are wall times: a fixed pixel size
 
 
 def table_params(options: dict, epoch: int, guidance_scale: float, seed: int, npz) -> dict:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torchvision.transforms.functional import gaussian_blur
 
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.timesteps import frame_steps
@@ -58,6 +57,8 @@ def forward(backend: Backend, x_0: torch.Tensor, t: int, generator: torch.Genera
 
 def blur_denoise(x_t: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
     """Classical baseline: a Gaussian blur (torchvision)."""
+    from torchvision.transforms.functional import gaussian_blur  # here: a ~2 s import
+
     return gaussian_blur(x_t, [kernel_size, kernel_size], [sigma, sigma])
 
 

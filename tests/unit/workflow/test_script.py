@@ -1,6 +1,8 @@
 """fundiff.workflow.script: the Part A scripts' glue (backend from rule params, cells, tables)."""
 
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -197,3 +199,16 @@ def test_table_parts_merge_in_order(tmp_path, monkeypatch):
         assert sorted(z.files) == ["a_img__i1", "a_img__i1_float", "b_img__i0", "b_img__i0_float"]
         np.testing.assert_allclose(z["a_img__i1_float"], np.full((3, 4, 4), 0.625, np.float32))
         np.testing.assert_allclose(z["b_img__i0_float"], np.full((3, 4, 4), 0.5, np.float32))
+
+
+def test_the_scripts_common_imports_leave_torchvision_out():
+    """Every job imports the scripts' glue; torchvision (about 2 s of start-up per job: it
+    loads its models, ops and torch._dynamo) is imported only by the functions that use it."""
+    code = (
+        "import sys\n"
+        "import fundiff.workflow.runner, fundiff.workflow.script, fundiff.report.render\n"
+        "import fundiff.evaluation.metrics, fundiff.parta.loops, fundiff.plotting\n"
+        "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
