@@ -25,6 +25,7 @@ PRESETS = {
     "embedded": [],
     "fa24": ["configs/fa24.yaml"],
     "deepfloyd": ["configs/deepfloyd.yaml"],
+    "beyond": ["configs/beyond.yaml"],
     "tiny": ["configs/tiny.yaml"],
     "tiny_deepfloyd": ["configs/tiny.yaml", "configs/tiny_deepfloyd.yaml"],
 }
@@ -130,25 +131,36 @@ def _job_sizes(text: str) -> dict[str, dict]:
     return {Path(j["benchmark"]).stem: j["resources"] for j in dry_run_jobs(text) if j["benchmark"]}
 
 
-def test_sizes_cover_the_committed_measurement_with_headroom(tmp_path):
-    """Each job of the embedded preset asks for at least MEM_HEADROOM x the peak memory and
+# Committed cold runs (benchmarks/cold_run.py): the preset's config files, the run with the peaks
+# and the quiet run with the wall times (the same file when one quiet run measured both).
+MEASUREMENTS = {
+    "embedded": ([], "cold_run_amd_epyc_rule_peaks.json", "cold_run_amd_epyc.json"),
+    "beyond": (["configs/beyond.yaml"], "cold_run_beyond_amd_epyc.json", None),
+}
+
+
+@pytest.mark.parametrize("preset", MEASUREMENTS)
+def test_sizes_cover_the_committed_measurement_with_headroom(tmp_path, preset):
+    """Each job of the preset asks for at least MEM_HEADROOM x the peak memory and
     TIME_HEADROOM x the wall time measured for it (benchmarks/results: the peaks run, and the
     quiet run's seconds where it has the job). The layout is given, so the dry run plans every job."""
+    files, peaks_file, quiet_file = MEASUREMENTS[preset]
     wd = copy_workflow(tmp_path)
     choice = {"amp_bf16": False, "threads": 1, "sample_bf16": False, "sample_threads": 1}
     (wd / "results/partb").mkdir(parents=True)
     (wd / "results/partb/calibration.json").write_text(json.dumps({"choice": choice}))
-    proc = run_snakemake(wd, "-n", "--cores", "2")
+    extra = ["--configfile", *files] if files else []
+    proc = run_snakemake(wd, "-n", "--cores", "2", *extra)
     sizes = _job_sizes(proc.stdout + proc.stderr)
     results = REPO / "benchmarks/results"
-    peaks = json.loads((results / "cold_run_amd_epyc_rule_peaks.json").read_text())
-    quiet = json.loads((results / "cold_run_amd_epyc.json").read_text())["rule_seconds"]
+    peaks = json.loads((results / peaks_file).read_text())
+    quiet = json.loads((results / (quiet_file or peaks_file)).read_text())["rule_seconds"]
     measured = peaks["rule_peak_rss_mb"]
     planned = {RENAMED.get(job, job) for job in measured}
     assert planned - {"calibrate"} <= set(sizes), planned - set(sizes)
     for job, peak in measured.items():
         res = sizes.get(RENAMED.get(job, job)) or (
-            resources.size(merged_config([]), job, gpu_capable=True).__dict__
+            resources.size(merged_config(files), job, gpu_capable=True).__dict__
         )
         assert res["mem_mb"] >= peak * resources.MEM_HEADROOM, (job, peak, res)
         seconds = quiet.get(job, peaks["rule_seconds"][job])
