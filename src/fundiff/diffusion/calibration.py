@@ -3,7 +3,9 @@ threads per job, and the sampling precision and threads, chosen by timing on thi
 
 Training: a few real steps of the largest configured Part B model for every candidate layout
 (fp32 / bf16 autocast x all threads per job / jobs side by side, fundiff.device.layout_candidates);
-the fastest wins (fundiff.device.choose_layout), every measurement is kept. Sampling
+the fastest wins (fundiff.device.choose_layout), every measurement is kept. A candidate whose
+warm-up is already under half the best full timing (:data:`WARMUP_CUTOFF`; emulated bf16 on a CPU
+without native bf16, ~10x slower) keeps its warm-up rate and is not timed in full. Sampling
 (partb.sample_bf16: auto): timed UNet forwards of one CPU row chunk, fp32 / bf16 x all threads per
 sampling job / jobs side by side. The training rules take their precision and threads from the
 file, so the choice is recorded in their params, the checkpoints and the resume fingerprint. On
@@ -24,10 +26,21 @@ from fundiff.diffusion.train import TrainConfig, measure_layout
 log = logging.getLogger("fundiff")
 
 
+# A candidate whose warm-up is below this fraction of the best full timing so far cannot win
+# (choose_layout keeps the fastest within 3%): it is recorded with its warm-up rate only.
+WARMUP_CUTOFF = 0.5
+
+
 def _measure(cands: list[dict], step: dict, what: str) -> list[dict]:
+    best = 0.0
     for c in cands:
         cfg = TrainConfig(**{**step, "amp_bf16": c["amp_bf16"]})
-        c["images_per_s"] = measure_layout(cfg, c["threads"], c["concurrent"], what=what)
+        floor = WARMUP_CUTOFF * best
+        c["images_per_s"], full = measure_layout(cfg, c["threads"], c["concurrent"], what, floor)
+        if full:
+            best = max(best, c["images_per_s"])
+        else:
+            c["warmup_only"] = True
         log.info("calibration (%s): %s", what, c)
     return cands
 

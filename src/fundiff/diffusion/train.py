@@ -323,28 +323,39 @@ def _timed(cfg: TrainConfig, what: str, warmup_only: bool = False) -> float:
 
 def _timed_worker() -> None:
     """Child of :func:`measure_layout` (``python -m fundiff.diffusion.train``): reads the config and
-    threads from stdin, warms up, says "ready", waits for "go", prints its images/s."""
+    threads from stdin, warms up, says {"ready": its warm-up images/s}, then on "go" prints its
+    images/s (on anything else it stops untimed)."""
     req = json.loads(sys.stdin.readline())
     torch.set_num_threads(req["threads"])
     cfg = TrainConfig(**req["cfg"])
-    _timed(cfg, req["what"], warmup_only=True)  # warm up alone
-    print("ready", flush=True)
-    sys.stdin.readline()  # "go": every copy starts timing at once, as they would run
+    warm = _timed(cfg, req["what"], warmup_only=True)  # the copies warm up side by side
+    print(json.dumps({"ready": warm}), flush=True)
+    if sys.stdin.readline().strip() != "go":  # every copy starts timing at once, as they would run
+        return
     print(json.dumps(_timed(cfg, req["what"])), flush=True)
 
 
-def measure_layout(cfg: TrainConfig, threads: int, concurrent: int, what: str = "train") -> float:
-    """Total CPU throughput (images/s) of ``concurrent`` processes each training ``cfg``
-    (``what="train"``) or sampling with its model (``"sample"``) at ``threads`` threads, side by
-    side (fresh worker processes, timed together; one alone is timed in this process)."""
+def measure_layout(
+    cfg: TrainConfig, threads: int, concurrent: int, what: str = "train", floor: float = 0.0
+) -> tuple[float, bool]:
+    """(total CPU throughput in images/s, fully timed) of ``concurrent`` processes each training
+    ``cfg`` (``what="train"``) or sampling with its model (``"sample"``) at ``threads`` threads,
+    side by side (fresh worker processes, timed together; one alone is timed in this process).
+
+    A layout whose warm-up is already slower than ``floor`` images/s (the calibration passes half
+    its best full timing so far) is not timed further: its warm-up rate comes back with False.
+    Emulated bf16 runs ~10x slower than fp32 on a CPU without native bf16, so timing it in full
+    would cost minutes and could not change the choice."""
     import subprocess
 
     if concurrent == 1:  # alone: time it here (no process start)
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            _timed(cfg, what, warmup_only=True)
-            return _timed(cfg, what)
+            warm = _timed(cfg, what, warmup_only=True)
+            if warm < floor:
+                return warm, False
+            return _timed(cfg, what), True
         finally:
             torch.set_num_threads(before)
     # fresh interpreters (not multiprocessing: it would re-run a Snakemake script's __main__)
@@ -367,17 +378,23 @@ def measure_layout(cfg: TrainConfig, threads: int, concurrent: int, what: str = 
     for p in procs:
         p.stdin.write(request)
         p.stdin.flush()
+    warm = 0.0
     for p in procs:
-        if p.stdout.readline().strip() != "ready":
-            raise RuntimeError("a calibration worker failed before timing (see its stderr)")
+        try:
+            warm += float(json.loads(p.stdout.readline())["ready"])
+        except (ValueError, KeyError, TypeError):
+            raise RuntimeError(
+                "a calibration worker failed before timing (see its stderr)"
+            ) from None
+    full = warm >= floor
     for p in procs:
-        p.stdin.write("go\n")
+        p.stdin.write("go\n" if full else "stop\n")
         p.stdin.flush()
-    rates = [float(json.loads(p.stdout.readline())) for p in procs]
+    rates = [float(json.loads(p.stdout.readline())) for p in procs] if full else [warm]
     for p in procs:
         p.stdin.close()
         p.wait(timeout=60)
-    return float(sum(rates))
+    return float(sum(rates)), full
 
 
 @torch.no_grad()

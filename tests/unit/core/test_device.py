@@ -76,13 +76,17 @@ def test_measure_layout_times_real_training_steps(tmp_path):
     import sys
 
     cfg = train.TrainConfig(task="class", hidden=4, batch_size=8, epochs=1, lr=1e-3)
-    assert train.measure_layout(cfg, threads=1, concurrent=2) > 0
-    assert train.measure_layout(cfg, threads=1, concurrent=1) > 0
+    for concurrent in (2, 1):
+        rate, full = train.measure_layout(cfg, threads=1, concurrent=concurrent)
+        assert rate > 0 and full
+        # a floor no warm-up reaches: the warm-up's rate, not timed in full (workers stop)
+        rate, full = train.measure_layout(cfg, threads=1, concurrent=concurrent, floor=1e12)
+        assert 0 < rate < 1e12 and not full
     script = tmp_path / "calibrate_like.py"
     script.write_text(
         "from fundiff.diffusion import train\n"
         "cfg = train.TrainConfig(task='time', hidden=4, batch_size=8, epochs=1, lr=1e-3)\n"
-        "print(train.measure_layout(cfg, threads=1, concurrent=2))\n"
+        "print(train.measure_layout(cfg, threads=1, concurrent=2)[0])\n"
     )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=300, check=True)  # fmt: skip

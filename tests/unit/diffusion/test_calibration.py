@@ -17,9 +17,10 @@ def timed(monkeypatch):
     """measure_layout -> a fixed rate: bf16 twice as fast, per-thread speed flat."""
     calls = []
 
-    def fake(cfg, threads, concurrent, what="train"):
+    def fake(cfg, threads, concurrent, what="train", floor=0.0):
         calls.append((what, cfg.amp_bf16, threads, concurrent, cfg.task, cfg.hidden))
-        return (2.0 if cfg.amp_bf16 else 1.0) * threads
+        rate = (2.0 if cfg.amp_bf16 else 1.0) * threads
+        return rate, rate >= floor
 
     monkeypatch.setattr(calibration, "measure_layout", fake)
     return calls
@@ -72,3 +73,28 @@ def test_calibrate_records_machine_measurements_and_one_choice(timed):
     }
     assert out["measured"] == [] and out["sampling_measured"] == []
     assert {"device", "cores", "cpu_model", "torch", "machine", "seconds"} <= set(out)
+
+
+def test_a_candidate_slower_than_half_the_best_is_not_timed_in_full(monkeypatch):
+    """Emulated bf16 (10x slower here): its warm-up is under WARMUP_CUTOFF x the best full timing
+    so far, so it keeps the warm-up rate, is marked, and fp32 is chosen; the floor passed is
+    that fraction of the best fully timed candidate before it."""
+    floors = []
+
+    def fake(cfg, threads, concurrent, what="train", floor=0.0):
+        floors.append(floor)
+        rate = (0.1 if cfg.amp_bf16 else 1.0) * threads * concurrent
+        return rate, rate >= floor
+
+    monkeypatch.setattr(calibration, "measure_layout", fake)
+    measured, choice = calibration.train_choice(CPU, 2, 2, "auto", "auto", TRAIN)
+    assert [(m["amp_bf16"], m.get("warmup_only", False)) for m in measured] == [
+        (False, False), (True, True), (False, False), (True, True)
+    ]  # fmt: skip
+    assert floors == [0.0, calibration.WARMUP_CUTOFF * 2.0, calibration.WARMUP_CUTOFF * 2.0,
+                      calibration.WARMUP_CUTOFF * 2.0]  # fmt: skip
+    assert choice == {"amp_bf16": False, "threads": 1}  # the fp32 tie: fewer threads per job
+    # a candidate within the cutoff is timed in full, and the fastest wins
+    monkeypatch.setattr(calibration, "WARMUP_CUTOFF", 0.01)
+    measured, _ = calibration.train_choice(CPU, 2, 2, "auto", "auto", TRAIN)
+    assert not any(m.get("warmup_only") for m in measured)
