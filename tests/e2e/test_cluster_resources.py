@@ -135,7 +135,6 @@ def _job_sizes(text: str) -> dict[str, dict]:
 # and the quiet run with the wall times (the same file when one quiet run measured both).
 MEASUREMENTS = {
     "embedded": ([], "cold_run_amd_epyc_rule_peaks.json", "cold_run_amd_epyc.json"),
-    "beyond": (["configs/beyond.yaml"], "cold_run_beyond_amd_epyc.json", None),
 }
 
 
