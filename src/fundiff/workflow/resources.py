@@ -10,124 +10,36 @@ rule takes config ``threads_per_job`` at most (:func:`compute_threads`), the tra
 rules the layout that the ``calibrate`` checkpoint measured within that cap, and the light rules
 (tables, plots, downloads, the report; ``localrules`` in the Snakefile) one thread.
 
-**Memory and time.** The CPU numbers are each job's measured peak resident memory and wall time on
-the embedded preset (:data:`MEASURED`: ``python benchmarks/cold_run.py``, Snakemake ``benchmark:``
-files, ``benchmarks/results/cold_run_amd_epyc_rule_peaks.json``, 2-core AMD EPYC), with headroom
-(:data:`MEM_HEADROOM`, :data:`TIME_HEADROOM`); a preset that loads full MNIST or runs on a GPU adds
-what that costs in host memory (:data:`FULL_MNIST_MB`, :data:`CUDA_HOST_MB`) and takes GPU time
-limits (:data:`GPU_MINUTES`); the DeepFloyd rules take sizes from the model sizes
-(the published sizes: T5-XXL 9.8 GB in fp16, IF-I-L 1.8 GB, IF-II-L 2.5 GB). Both
-are multiplied by the attempt number, so a job that ran out of memory or time gets twice as much
-on its retry (``retries:`` in profiles/slurm).
+**Memory and time.** The data is one file, ``resources.yaml`` beside this module (:data:`TABLE`;
+its header names the benchmark results each number comes from): per rule the measured peak
+resident memory and wall time of its largest job on the embedded preset, whether it loads the
+whole MNIST file, its GPU time limit and its DeepFloyd size. This module holds the sizing rule:
+the CPU sizes are the measurement times :data:`MEM_HEADROOM` / :data:`TIME_HEADROOM`, plus the
+host memory of full MNIST (``loads_mnist`` rules, torchvision source) and of CUDA (GPU-capable
+rules on a GPU preset, which take the GPU time limit instead), at least :data:`MIN_MEM_MB` /
+:data:`MIN_MINUTES`, rounded up; the DeepFloyd rules take their sizes as is. rules/common.smk's
+``sized`` multiplies both by the attempt number, so a job that ran out of memory or time gets
+twice as much on its retry (``retries:`` in profiles/slurm).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+import yaml
+
+TABLE = Path(__file__).with_name("resources.yaml")
 MEM_HEADROOM = 1.5  # x the measured peak
-TIME_HEADROOM = 4.0  # x the measured wall time (slower CPUs: our two 2-core kinds differ ~2x)
+TIME_HEADROOM = (
+    4.0  # x the measured wall time: a cluster's CPUs may be slower than the measuring one
+)
 MIN_MEM_MB = 1000
 MIN_MINUTES = 5
-FULL_MNIST_MB = 1500  # 70,000 digits as float32 (220 MB) and its copies, for rules that load them
-CUDA_HOST_MB = 3000  # CUDA context, cuDNN / cuBLAS and the allocator's host side
-
-# Per rule: (peak resident MB, wall seconds) of its largest job in the embedded preset. Peaks:
-# cold_run_amd_epyc_rule_peaks.json (Snakemake benchmark: max_rss, a job's processes together:
-# calibrate times two training processes at once). Seconds: the quiet run cold_run_amd_epyc.json
-# where it has the rule, else the peaks run (measured beside other work: an upper bound).
-MEASURED: dict[str, tuple[float, float]] = {
-    "mnist": (770, 6),
-    "parta_image": (560, 12),
-    "noising_grid": (730, 13),
-    "calibrate": (2380, 47),
-    "train": (890, 336),
-    "loss_curve": (720, 21),
-    "denoise_test": (860, 12),
-    "denoise_ood": (750, 11),
-    "sample": (780, 39),
-    "sampling_gif": (760, 14),
-    "train_classifier": (770, 10),
-    "eval_sample_time": (740, 82),
-    "eval_sample_cfg": (750, 236),
-    "eval_partb": (820, 6),
-    "parta_a0": (740, 30),
-    "parta_forward": (740, 16),
-    "parta_iterative": (740, 11),
-    "parta_sample": (750, 23),
-    "parta_sdedit": (750, 27),
-    "parta_inpaint": (750, 21),
-    "parta_pair": (750, 24),
-    "parta_table": (830, 16),
-    "eval_parta_denoise": (790, 6),
-    "eval_parta_sdedit": (740, 5),
-    "eval_parta_inpaint": (740, 5),
-    "eval_parta_illusions": (800, 20),
-    "eval_parta_summary": (710, 4),
-    "benchmarks_table": (580, 4),
-    "report": (530, 3),
-    # beyond the spec, item 1: rectified flow (rules/beyond_flow.smk). flow_train is the DDPM's
-    # training with another loss (same UNet, batch, steps): its peak and time are train's (an
-    # embedded-size flow and DDPM class_cond training side by side: 870 vs 850 MB RSS, 159.0 vs
-    # 155.9 s per epoch, on a machine loaded ~10x). The others: tiny-run peaks (745 MB at most),
-    # and times estimated from the sampling rules' per-row cost (sample: 40 digits x 300 steps
-    # with CFG in 39 s): the comparison's class_cond job runs 720 sampler steps of 2 x 100 rows.
-    "flow_train": (890, 345),
-    "flow_loss_curve": (720, 21),
-    "flow_sample": (780, 20),
-    "flow_compare": (850, 240),
-    # beyond the spec, item 2: fast samplers (rules/beyond_samplers.smk)
-    # (peaks: benchmark: max_rss of both jobs, n = 50, 2-core AMD EPYC under load; seconds: the
-    # class_cond job's 109 s of CPU for 720 steps x 50 digits (CFG) scaled to configs/beyond.yaml's
-    # 1,920 steps x 100 digits at one thread; the wall time under load was 487 s for 720 steps)
-    "beyond_samplers_sample": (780, 580),
-    "beyond_samplers_eval": (840, 23),
-    # beyond the spec, items 3-5: anagram views, RePaint, logo (rules/beyond_{views,repaint,logo}.smk)
-    # (peak RSS of the benchmark: files, CPU seconds: the 2-core EPYC was shared with ~5 other
-    # jobs, load 10-15, so wall times were 3-5x these; configs/beyond.yaml over the embedded
-    # preset with a 3-epoch class_cond of the same width, fp32 sampling; judge at 32 samples per
-    # pair and view, RePaint at 16 per image: twice today's defaults, so upper bounds)
-    "beyond_views_anagram": (830, 8),
-    "beyond_views_judge": (850, 175),
-    "beyond_repaint": (770, 80),
-    "beyond_logo": (740, 30),  # deepfloyd only (DEEPFLOYD_A0 there): never runs on mnist
-}
-
-# Rules that read the whole MNIST tensor file (host memory grows with torchvision's 70,000 digits).
-LOADS_MNIST = {"mnist", "noising_grid", "calibrate", "train", "denoise_test", "denoise_ood",
-               "train_classifier", "eval_partb", "eval_parta_denoise", "flow_train",
-               "flow_compare"}  # fmt: skip
-
-# Time limits (minutes) on a GPU for the rules that can use one (fa24: D=128 / D=64 on 60,000
-# digits; 81 s for the three trainings on an H200 with CUDA graphs, much longer on a small GPU
-# or eager): generous, as a queue wait costs less than a job killed at its limit.
-GPU_MINUTES = {
-    "train": 120,
-    "flow_train": 120,
-    "train_classifier": 30,
-    "eval_sample_cfg": 60,
-    "eval_sample_time": 30,
-}
-GPU_DEFAULT_MINUTES = 20
-
-# DeepFloyd IF (Part A on the deepfloyd backend): host memory while weights are loaded (fp16
-# safetensors are read on the host before they move to the GPU) and time per job.
-DEEPFLOYD = {
-    "encode_prompts": (24000, 60),  # T5-XXL encoder, 9.8 GB in fp16
-    "fetch_models": (4000, 240),  # downloads ~14 GB (stage I L, stage II L, T5-XXL)
-}
-# Model rules: IF-I-L (1.8 GB) + IF-II-L (2.5 GB) UNets, no T5; A0 holds both pipelines at once.
-# Peaks of the CPU rehearsal (benchmarks/results/if_rehearsal_cpu_amd_epyc.json, real-size UNets,
-# fp32): A0 11.9 GB, the other model rules 6.5 GB at most; x MEM_HEADROOM, rounded up.
-DEEPFLOYD_A0 = (18000, 60)
-DEEPFLOYD_MODEL_RULE = (10000, 60)
-PARTA_MODEL_RULES = {"parta_a0", "parta_forward", "parta_iterative", "parta_sample",
-                     "parta_sdedit", "parta_inpaint", "parta_pair", "eval_parta_denoise"}  # fmt: skip
-# beyond the spec, items 3-5: their Part A model rules; X5 (the logo) holds both pipelines, as A0
-PARTA_MODEL_RULES |= {"beyond_views_anagram", "beyond_views_judge", "beyond_repaint", "beyond_logo"}
-A0_RULES = {"parta_a0", "beyond_logo"}
+_RULE_KEYS = {"peak_mb", "seconds", "loads_mnist", "gpu_minutes", "deepfloyd"}
 
 
 @dataclass(frozen=True)
@@ -136,6 +48,75 @@ class Size:
 
     mem_mb: int
     runtime: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule's entry of the table: its measured peak (MB) and wall seconds (None for the
+    deepfloyd backend's own rules), whether it loads the whole MNIST file, its GPU time limit
+    (minutes; None: the table's default) and its size on the deepfloyd backend (None: as on mnist)."""
+
+    peak_mb: float | None
+    seconds: float | None
+    loads_mnist: bool
+    gpu_minutes: int | None
+    deepfloyd: Size | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """The parsed data file: every rule's entry and the host memory added for full MNIST and for
+    CUDA (MB), and the GPU time limit of a GPU-capable rule without its own (minutes)."""
+
+    path: Path
+    rules: Mapping[str, Rule]
+    full_mnist_mb: int
+    cuda_host_mb: int
+    gpu_default_minutes: int
+
+
+class ResourceTableError(ValueError):
+    """The data file is malformed (the message names the file and the entry)."""
+
+
+def _rule(path: Path, name: str, raw: Mapping, deepfloyd: Mapping[str, Size]) -> Rule:
+    def bad(why: str) -> ResourceTableError:
+        return ResourceTableError(f"{path}: rule '{name}': {why}")
+
+    if not isinstance(raw, Mapping):
+        raise bad("expected a mapping of " + ", ".join(sorted(_RULE_KEYS)))
+    if unknown := set(raw) - _RULE_KEYS:
+        raise bad(f"unknown key(s) {sorted(unknown)}; known: {sorted(_RULE_KEYS)}")
+    if ("peak_mb" in raw) != ("seconds" in raw):
+        raise bad("give both peak_mb and seconds, or neither (a deepfloyd-only rule)")
+    if "peak_mb" not in raw and "deepfloyd" not in raw:
+        raise bad("needs peak_mb and seconds, or a deepfloyd size")
+    if "deepfloyd" in raw and raw["deepfloyd"] not in deepfloyd:
+        raise bad(f"deepfloyd size '{raw['deepfloyd']}' is not in deepfloyd_sizes")
+    return Rule(
+        peak_mb=raw.get("peak_mb"),
+        seconds=raw.get("seconds"),
+        loads_mnist=bool(raw.get("loads_mnist", False)),
+        gpu_minutes=raw.get("gpu_minutes"),
+        deepfloyd=deepfloyd[raw["deepfloyd"]] if "deepfloyd" in raw else None,
+    )
+
+
+@functools.cache
+def load(path: Path = TABLE) -> Table:
+    """The data file at ``path`` (default: resources.yaml beside this module), parsed once."""
+    path = Path(path)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    try:
+        sizes = {
+            k: Size(int(v["mem_mb"]), int(v["runtime"])) for k, v in raw["deepfloyd_sizes"].items()
+        }
+        extra, default_minutes = raw["extra_mb"], raw["gpu_default_minutes"]
+        rules = {name: _rule(path, name, r, sizes) for name, r in raw["rules"].items()}
+        return Table(path, rules, extra["full_mnist"], extra["cuda_host"], default_minutes)
+    except (KeyError, TypeError) as e:
+        raise ResourceTableError(f"{path}: missing or malformed entry {e}") from None
 
 
 def _round_up(x: float, step: int) -> int:
@@ -147,24 +128,29 @@ def uses_gpu(config: Mapping) -> bool:
     return str(config["device"]).startswith("cuda") or config["gpus_per_job"] > 0
 
 
-def size(config: Mapping, rule: str, gpu_capable: bool = False) -> Size:
+def size(
+    config: Mapping, rule: str, gpu_capable: bool = False, table: Table | Path | None = None
+) -> Size:
     """The memory and time one job of ``rule`` asks for under ``config``'s preset
-    (``gpu_capable``: the rule runs its model on the GPU when the preset has one)."""
-    if rule in DEEPFLOYD:  # the deepfloyd backend's own rules
-        return Size(*DEEPFLOYD[rule])
-    if rule in PARTA_MODEL_RULES and config["parta"]["backend"]["name"] == "deepfloyd":
-        return Size(*(DEEPFLOYD_A0 if rule in A0_RULES else DEEPFLOYD_MODEL_RULE))
-    if rule not in MEASURED:
-        raise KeyError(f"no size for rule '{rule}': add it to fundiff.workflow.resources.MEASURED")
-    peak_mb, seconds = MEASURED[rule]
-    mem = peak_mb * MEM_HEADROOM
-    if rule in LOADS_MNIST and config["data"]["mnist"]["source"] == "torchvision":
-        mem += FULL_MNIST_MB
+    (``gpu_capable``: the rule runs its model on the GPU when the preset has one; ``table``: the
+    data, a parsed :class:`Table` or a file, default :data:`TABLE`)."""
+    if not isinstance(table, Table):
+        table = load(Path(table) if table is not None else TABLE)
+    entry = table.rules.get(rule)
+    if entry is None:
+        raise KeyError(f"no size for rule '{rule}': add it to {table.path}")
+    if entry.deepfloyd is not None and (
+        entry.peak_mb is None or config["parta"]["backend"]["name"] == "deepfloyd"
+    ):
+        return entry.deepfloyd
+    mem = entry.peak_mb * MEM_HEADROOM
+    if entry.loads_mnist and config["data"]["mnist"]["source"] == "torchvision":
+        mem += table.full_mnist_mb
     if gpu_capable and uses_gpu(config):
-        mem += CUDA_HOST_MB
-        minutes = GPU_MINUTES.get(rule, GPU_DEFAULT_MINUTES)
+        mem += table.cuda_host_mb
+        minutes = table.gpu_default_minutes if entry.gpu_minutes is None else entry.gpu_minutes
     else:
-        minutes = seconds * TIME_HEADROOM / 60
+        minutes = entry.seconds * TIME_HEADROOM / 60
     return Size(_round_up(max(mem, MIN_MEM_MB), 500), _round_up(max(minutes, MIN_MINUTES), 5))
 
 
