@@ -167,9 +167,9 @@ class UNet(nn.Module):
 
 
 # Sampling on a CPU: a forward of a few hundred 28 x 28 rows (a CFG batch is 2N) no longer fits
-# in cache and costs ~1.9x more per image than chunks of 25-50 rows (2-core x86_64, D=32:
-# 0.95 ms/img at 200 rows vs 0.50-0.55 at 25-50; benchmarks/run.py "cfg_chunked"). On a GPU
-# one big batch is best, so chunking is CPU-only. Rows are independent: the result is the same.
+# in cache and costs more per image than chunks of a few dozen rows (docs/benchmarks.md, CFG on
+# the CPU; benchmarks/run.py "cfg_chunked"). On a GPU one big batch is best, so chunking is
+# CPU-only. Rows are independent: the result is the same.
 CPU_MAX_ROWS = 50
 
 

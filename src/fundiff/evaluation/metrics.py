@@ -256,7 +256,7 @@ def anagram_success(
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """torchvision's Gaussian blur (kernel 2 * ceil(3 sigma) + 1, reflect padding) of (N, C, H, W)."""
     k = 2 * max(1, math.ceil(3 * sigma)) + 1
-    from torchvision.transforms import functional as TF  # here: a ~2 s import
+    from torchvision.transforms import functional as TF  # here: a slow import
 
     return TF.gaussian_blur(x, [k, k], [sigma, sigma])
 
