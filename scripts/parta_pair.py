@@ -1,4 +1,4 @@
-"""Rules parta_anagram (A1.8) and parta_hybrid (A1.9) for one prompt pair.
+"""Rule parta_pair: one prompt pair's A1.8 visual anagram or A1.9 hybrid image (params.kind).
 
 Noise seeded per pair: seeded_generator(seed, kind, pair), kind "anagram" or "hybrid".
 """
