@@ -16,7 +16,7 @@ rule flow_train:
     """X1: train the rectified-flow model beside a DDPM (rule train's script, flow task)."""
     input:
         mnist="results/data/mnist.pt",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("partb_train"),
     output:
         epochs=directory(f"{FLOW_DIR}/{{model}}/epochs"),
@@ -29,14 +29,12 @@ rule flow_train:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: train_threads
+    threads: TRAIN_THREADS
     resources:
         **sized("flow_train", gpu=True),
     params:
-        # the DDPM's settings with the flow task, and the measured layout (rules/common.smk)
-        train=lambda w: settings.with_layout(
-            settings.flow_train_settings(config, w.model), calibration_choice()
-        ),
+        # the DDPM's settings with the flow task (the job adds the measured precision)
+        train=per_model(settings.flow_train_settings),
         device=config["device"],
     script:
         "../scripts/partb_train.py"
@@ -46,7 +44,7 @@ rule flow_loss_curve:
     """X1: the flow model's training loss per step, log scale."""
     input:
         losses=f"{FLOW_DIR}/{{model}}/losses.csv",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("partb_loss_curve"),
     output:
         png=report(
@@ -68,9 +66,7 @@ rule flow_loss_curve:
         **sized("flow_loss_curve"),
     params:
         section=FLOW_SECTION,
-        train=lambda w: settings.with_layout(
-            settings.flow_train_settings(config, w.model), calibration_choice()
-        ),
+        train=per_model(settings.flow_train_settings),
     script:
         "../scripts/partb_loss_curve.py"
 
@@ -79,7 +75,7 @@ rule flow_sample:
     """X1: a flow sample grid (+ raw .npz) and its sampling GIF after one epoch."""
     input:
         epochs=f"{FLOW_DIR}/{{model}}/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("flow_sample"),
     output:
         png=report(
@@ -104,7 +100,7 @@ rule flow_sample:
         epoch="[0-9]+",
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("flow_sample", gpu=True),
     params:
@@ -124,7 +120,7 @@ rule flow_compare:
         classifier="results/eval/classifier.pt",
         ddpm="results/partb/{model}/epochs",
         flow=f"{FLOW_DIR}/{{model}}/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("flow_compare"),
     output:
         json=f"{FLOW_DIR}/compare_{{model}}.json",
@@ -138,7 +134,7 @@ rule flow_compare:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("flow_compare", gpu=True),
     params:

@@ -22,7 +22,7 @@ rule beyond_repaint:
         "benchmarks/rules/beyond_repaint.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("beyond_repaint", gpu=True),
     params:

@@ -19,7 +19,7 @@ rule beyond_samplers_sample:
     of beyond.samplers (the same n digits, seed and labels for every row), each row timed."""
     input:
         epochs="results/partb/{model}/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("beyond_samplers_sample"),
     output:
         npz=[f"{SAMPLERS_DIR}/{{model}}/{row}.npz" for row in SAMPLERS_ROWS],
@@ -31,7 +31,7 @@ rule beyond_samplers_sample:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("beyond_samplers_sample", gpu=True),
     params:

@@ -59,7 +59,7 @@ rule beyond_views_judge:
         "benchmarks/rules/beyond_views_judge.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("beyond_views_judge", gpu=True),
     params:

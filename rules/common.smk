@@ -9,7 +9,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from fundiff.config import ConfigError, check_duplicate_keys, validate  # noqa: E402
 from fundiff.config import parta_backend_label, spec_preset_notes  # noqa: E402
-from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from fundiff.diffusion import settings  # noqa: E402
 from fundiff.diffusion.settings import CONDITIONED, MODELS  # noqa: E402
 from fundiff.parta.images import ImageError, check_images  # noqa: E402
@@ -40,10 +39,11 @@ envvars:
     "PYTHONPATH",
 
 
-CALIBRATION = "results/partb/calibration.json"
-# threads of one compute job (config threads_per_job; locally Snakemake lowers it to --cores):
-# the calibration measures layouts within it, so no job ever asks for more
+CALIBRATION = "results/partb/calibration.json"  # the measured precisions (rule calibrate)
+# Threads, fixed by the plan: a compute job takes config threads_per_job at most (locally
+# Snakemake lowers it to --cores), a training job partb.train_threads (settings.train_threads).
 THREADS = resources.compute_threads(config)
+TRAIN_THREADS = settings.train_threads(config)
 
 
 def script_lib(script):
@@ -94,53 +94,19 @@ def section_of(kind, model=None, subcategory=False):
     return section
 
 
-def calibration_input(wildcards):
-    """The measured training layout (a checkpoint: training jobs are planned once it exists)."""
-    return checkpoints.calibrate.get().output[0]
-
-
-def calibration_choice():
-    """The measured layout; a placeholder until the checkpoint has run (dry run)."""
-    try:
-        path = checkpoints.calibrate.get().output[0]
-    except IncompleteCheckpointException:
-        return settings.layout_placeholder(THREADS)
-    with open(path) as f:
-        return json.load(f)["choice"]
-
-
-def train_threads(wildcards):
-    """Threads per training job, as measured fastest (all cores, or jobs side by side)."""
-    return calibration_choice()["threads"]
-
-
-def sample_threads(wildcards):
-    """Threads per Part B sampling / evaluation job, as measured fastest."""
-    return calibration_choice().get("sample_threads", THREADS)
-
-
 def train_params(wildcards):
-    """A model's training run with the measured precision and threads (a new choice reruns it)."""
-    choice = calibration_choice()
-    return settings.with_layout(settings.train_settings(config, wildcards.model), choice)
+    """A model's training run (its precision is measured: the job adds it from CALIBRATION)."""
+    return settings.train_settings(config, wildcards.model)
 
 
-def partb_figures():
-    """Every Part B figure (PNG/GIF) the configuration asks for."""
-    out = ["results/partb/noising/grid.png", "results/partb/denoiser/ood.png"]
-    out += expand("results/partb/{model}/loss.png", model=MODELS)
-    epochs = PARTB["denoiser"]["show_epochs"]
-    out += expand("results/partb/denoiser/denoised/epoch_{epoch}.png", epoch=epochs)
-    for model in CONDITIONED:
-        epochs = PARTB[model]["sample_epochs"]
-        out += expand("results/partb/{m}/samples/epoch_{epoch}.png", m=model, epoch=epochs)
-        out += expand("results/partb/{m}/sampling/epoch_{epoch}.gif", m=model, epoch=epochs)
-    return out
+def partb_files(kind):
+    """Part B's figures, tables, grids, checkpoints or benchmarks (settings.partb_files)."""
+    return settings.partb_files(config, kind)
 
 
 # ---------------------------------------------------------------- Part A
 # Part A's files, titles and params: fundiff.parta.layout, bound to this config (PA.f(...) is
-# layout.f(config, ...)). Here only the DAG edges that need the workflow (the checkpoint).
+# layout.f(config, ...)). Here only the DAG edges that need the workflow.
 from functools import partial  # noqa: E402
 from fundiff.parta import layout  # noqa: E402
 
@@ -166,7 +132,7 @@ def pa_model_inputs(wildcards=None):
     """The DAG edge to the model: Part B's class_cond weights (+ the measured sampling
     precision, partb.sample_bf16), or the prompt-embedding cache and the fetched models."""
     if PA_BACKEND == "mnist":
-        return {"model": "results/partb/class_cond/epochs", "calibration": calibration_input(None)}
+        return {"model": "results/partb/class_cond/epochs", "calibration": CALIBRATION}
     return {"prompt_embeds": f"{PA_DIR}/prompt_embeds.pt", "models": PA_MODELS}
 
 
@@ -190,32 +156,7 @@ parta_eval_figures = partial(PA.eval_files, "png")
 parta_eval_benchmarks = partial(PA.eval_files, "tsv")
 
 
-# ---------------------------------------------------------------- Part B and report targets
-def partb_tables():
-    """The JSON table spec (fundiff.report.tables) beside every Part B figure, in writeup order."""
-    return [str(Path(f).with_suffix(".json")) for f in partb_figures()]
-
-
-def partb_checkpoints():
-    return expand("results/partb/{model}/epochs", model=MODELS)
-
-
-def partb_benchmarks():
-    """benchmark: files of the Part B jobs in the DAG (rule_wildcards.tsv)."""
-    out = expand("benchmarks/rules/train_{model}.tsv", model=MODELS)
-    for model in CONDITIONED:
-        epochs = PARTB[model]["sample_epochs"]
-        out += expand("benchmarks/rules/sample_{m}_{epoch}.tsv", m=model, epoch=epochs)
-        out += expand("benchmarks/rules/sampling_gif_{m}_{epoch}.tsv", m=model, epoch=epochs)
-    return out
-
-
-def eval_grid_npzs():
-    """The raw samples of every Part B sample grid (scored per epoch)."""
-    epochs = {m: PARTB[m]["sample_epochs"] for m in CONDITIONED}
-    return [f"results/partb/{m}/samples/epoch_{e}.npz" for m in CONDITIONED for e in epochs[m]]
-
-
+# ---------------------------------------------------------------- Evaluation and report targets
 def eval_files(ext):
     """The measured results' plots (png) and table specs (json, section B4 of the report)."""
     return [f"results/eval/{name}.{ext}" for name in ("partb_epochs", "cfg_sweep")]
@@ -238,7 +179,7 @@ def beyond_files(kind):
 def all_targets():
     evals = ["results/eval/summary.json", *eval_figures(), "results/eval/parta_summary.json"]
     pages = ["results/report/index.html", "results/report/README.md"]
-    out = partb_figures() + parta_tables() + evals + ["results/benchmarks/table.json"]
+    out = partb_files("figures") + parta_tables() + evals + ["results/benchmarks/table.json"]
     return out + beyond_files("figures") + beyond_files("tables") + pages
 
 

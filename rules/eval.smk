@@ -31,7 +31,7 @@ rule eval_sample_time:
     """A larger sample from the final time-conditioned model (the grid has only 40 digits)."""
     input:
         epochs="results/partb/time_cond/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("eval_sample"),
     output:
         npz="results/eval/samples/time_cond.npz",
@@ -41,7 +41,7 @@ rule eval_sample_time:
         "benchmarks/rules/eval_sample_time_cond.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("eval_sample_time", gpu=True),
     params:
@@ -62,7 +62,7 @@ rule eval_sample_cfg:
     scale, whose row is the final score)."""
     input:
         epochs="results/partb/class_cond/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("eval_sample"),
     output:
         npz=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=SWEEP_SCALES),
@@ -72,7 +72,7 @@ rule eval_sample_cfg:
         "benchmarks/rules/eval_sample_class_cond_cfg.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("eval_sample_cfg", gpu=True),
     params:
@@ -94,7 +94,7 @@ rule eval_partb:
         mnist="results/data/mnist.pt",
         classifier="results/eval/classifier.pt",
         classifier_info="results/eval/classifier.json",
-        grids=eval_grid_npzs(),
+        grids=partb_files("grids"),
         time_cond="results/eval/samples/time_cond.npz",
         sweep=expand("results/eval/samples/class_cond_cfg{scale}.npz", scale=SWEEP_SCALES),
         lib=script_lib("eval_partb"),
@@ -155,7 +155,7 @@ rule eval_parta_denoise:
         "benchmarks/rules/eval_parta_denoise.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("eval_parta_denoise", gpu=True),
     params:
@@ -243,7 +243,7 @@ rule eval_parta_illusions:
         "benchmarks/rules/eval_parta_illusions.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("eval_parta_illusions", gpu=True),
     params:

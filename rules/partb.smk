@@ -33,9 +33,9 @@ rule noising_grid:
         "../scripts/partb_noising.py"
 
 
-checkpoint calibrate:
-    """Training precision (fp32 / bf16 autocast) and threads per job, chosen by timing a few real
-    steps of each candidate on this machine (partb.amp_bf16 / partb.train_threads: auto)."""
+rule calibrate:
+    """Training and sampling precision (fp32 / bf16 autocast), chosen by timing a few real steps
+    of each at the planned threads on this machine (partb.amp_bf16 / partb.sample_bf16: auto)."""
     input:
         lib=script_lib("partb_calibrate"),
     output:
@@ -51,8 +51,8 @@ checkpoint calibrate:
         **sized("calibrate", gpu=True),
     params:
         amp_bf16=PARTB["amp_bf16"],
-        threads=PARTB["train_threads"],
         sample_bf16=PARTB["sample_bf16"],
+        threads={"train": TRAIN_THREADS, "sample": THREADS},
         jobs=len(MODELS),
         train=settings.calibration_settings(config),
         device=config["device"],
@@ -64,7 +64,7 @@ rule train:
     """B1.2.1 / B2.2 / B2.4: train one model; weights after every epoch, per-step losses."""
     input:
         mnist="results/data/mnist.pt",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("partb_train"),
     output:
         epochs=directory("results/partb/{model}/epochs"),
@@ -77,7 +77,7 @@ rule train:
         model="|".join(MODELS),
     conda:
         "../envs/fundiff.yaml"
-    threads: train_threads
+    threads: TRAIN_THREADS
     resources:
         **sized("train", gpu=True),
     params:
@@ -91,7 +91,7 @@ rule loss_curve:
     """Training loss per step, log scale."""
     input:
         losses="results/partb/{model}/losses.csv",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("partb_loss_curve"),
     output:
         png=report(
@@ -194,7 +194,7 @@ rule sample:
     """B2.3 / B2.5: sample grid (+ raw .npz) from a model after a given epoch."""
     input:
         epochs="results/partb/{model}/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("partb_sample"),
     output:
         png=report(
@@ -214,7 +214,7 @@ rule sample:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("sample", gpu=True),
     params:
@@ -231,7 +231,7 @@ rule sampling_gif:
     """B3: the sampling process x_T -> x_0 of a model after a given epoch as a GIF."""
     input:
         epochs="results/partb/{model}/epochs",
-        calibration=calibration_input,
+        calibration=CALIBRATION,
         lib=script_lib("partb_gif"),
     output:
         gif=report(
@@ -251,7 +251,7 @@ rule sampling_gif:
         epoch="[0-9]+",
     conda:
         "../envs/fundiff.yaml"
-    threads: sample_threads
+    threads: THREADS
     resources:
         **sized("sampling_gif", gpu=True),
     params:

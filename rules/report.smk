@@ -8,7 +8,7 @@ rule report:
         unpack(lambda w: {"models": PA_MODELS} if PA_BACKEND == "deepfloyd" else {}),
         tables=report_tables(),
         figures=report_figures(),
-        checkpoints=partb_checkpoints(),
+        checkpoints=partb_files("checkpoints"),
         input_images=PA.image_records(),
         calibration=CALIBRATION,
         benchmarks=report_benchmarks(),

@@ -60,14 +60,14 @@ def measured_report(path, kind, figure):
 
 
 def report_tables():
-    tables = partb_tables() + parta_tables() + eval_tables() + parta_eval_tables()
+    tables = partb_files("tables") + parta_tables() + eval_tables() + parta_eval_tables()
     return tables + beyond_files("tables") + ["results/benchmarks/table.json"]
 
 
 def report_figures():
-    figures = partb_figures() + parta_figures() + eval_figures() + parta_eval_figures()
+    figures = partb_files("figures") + parta_figures() + eval_figures() + parta_eval_figures()
     return figures + beyond_files("figures")
 
 
 def report_benchmarks():
-    return partb_benchmarks() + parta_eval_benchmarks() + beyond_files("benchmarks")
+    return partb_files("benchmarks") + parta_eval_benchmarks() + beyond_files("benchmarks")

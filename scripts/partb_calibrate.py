@@ -1,5 +1,5 @@
-"""Rule calibrate (a checkpoint): choose the training and sampling precision and threads per job
-by timing them on this machine (fundiff.diffusion.calibration)."""
+"""Rule calibrate: choose the training and sampling precision by timing them on this machine at
+the threads the plan gives those jobs (fundiff.diffusion.calibration)."""
 
 import torch
 
@@ -14,7 +14,7 @@ def main(smk, log):
     torch.set_num_threads(smk.threads)
     device = resolve_device(p.device)
     out = calibrate(
-        device, smk.threads, p.jobs, p.amp_bf16, p.threads, p.sample_bf16, dict(p.train)
+        device, smk.threads, p.jobs, p.amp_bf16, p.sample_bf16, dict(p.threads), dict(p.train)
     )
     log.info("calibration choice: %s (%.1f s)", out["choice"], out["seconds"])
     write_json(smk.output[0], out)

@@ -4,6 +4,7 @@ import csv
 
 from fundiff import plotting as viz
 from fundiff.diffusion.sample import LOSS_TITLES, train_report_params
+from fundiff.diffusion.settings import with_precision
 from fundiff.report.tables import cell, write_table
 from fundiff.workflow.runner import run
 
@@ -18,7 +19,7 @@ def main(smk, log):
         smk.params.section,
         "Training loss",
         [{"cells": [cell(smk.output.png, f"{len(history)} steps, log scale")]}],
-        params=train_report_params(smk.params.train),
+        params=train_report_params(with_precision(smk.params.train, smk.input.calibration)),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from fundiff.device import resolve_device, setup_torch
+from fundiff.diffusion.settings import with_precision
 from fundiff.diffusion.train import TrainConfig, train
 from fundiff.io import atomic_path
 from fundiff.workflow.runner import run
@@ -27,7 +28,7 @@ def publish(work: Path, out_dir: Path, epochs: int) -> None:
 def main(smk, log):
     setup_torch(smk.threads)
     device = resolve_device(smk.params.device)
-    cfg = TrainConfig(**smk.params.train)
+    cfg = TrainConfig(**with_precision(smk.params.train, smk.input.calibration))
     data = torch.load(smk.input.mnist, weights_only=True)
     out_dir = Path(smk.output.epochs)
     # Work in a sibling folder that Snakemake does not own: it survives a crash, so a rerun resumes.

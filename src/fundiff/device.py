@@ -127,42 +127,36 @@ def bf16_autocast_enabled(wanted: bool, device: torch.device) -> bool:
     )
 
 
-# ----------------------------------------------------------------------------- measured layout
-# Which precision and thread layout trains fastest depends on the CPU, not on its flags alone:
-# on one 2-core AVX512-BF16 EPYC bf16 autocast is 1.5x fp32, on a 2-core AVX512-BF16 Xeon it is
-# 0.8x; small convolutions scale poorly across threads, so two trainings side by side at one
-# thread each can beat one after the other at two. The calibration rule times a few real training
-# steps of each candidate (scripts/partb_calibrate.py) and :func:`choose_layout` picks the fastest.
+# ----------------------------------------------------------------------------- measured precision
+# Whether bf16 autocast is faster than fp32 depends on the CPU, not on its flags alone (native
+# bf16 helps on some CPUs and not on others; see docs/benchmarks.md). The calibration rule times a
+# few real steps of each precision at the threads the plan gives the jobs (scripts/
+# partb_calibrate.py) and :func:`choose_fastest` picks one. Threads per job are not measured: they
+# are fixed when the workflow is planned (fundiff.diffusion.settings.train_threads).
 
 
-def layout_candidates(cores: int, jobs: int, bf16: bool, threads: int | None = None) -> list[dict]:
-    """Candidate (precision, threads per training job) layouts for ``jobs`` trainings on ``cores``.
-
-    Threads per job: all cores (jobs run one after the other) and ``cores // min(cores, jobs)``
-    (jobs side by side), or only ``threads`` when the config fixes it. Precision: fp32, plus bf16
-    autocast where ``bf16`` (the config allows it and torch can run it on this CPU). Each candidate
-    runs ``concurrent = cores // threads`` copies at once when measured (capped by ``jobs``)."""
+def precision_candidates(cores: int, jobs: int, bf16: bool, threads: int) -> list[dict]:
+    """Candidate precisions for ``jobs`` jobs of ``threads`` threads each on ``cores`` cores:
+    fp32, plus bf16 autocast where ``bf16`` (the config allows it and torch can run it here).
+    Each candidate runs ``concurrent = cores // threads`` copies at once when measured (capped by
+    ``jobs``), as the jobs will run side by side."""
     cores, jobs = max(1, int(cores)), max(1, int(jobs))
-    per_job = sorted({cores, max(1, cores // min(cores, jobs))}, reverse=True)
-    if threads is not None:
-        per_job = [max(1, min(int(threads), cores))]
-    out = []
-    for t in per_job:
-        for amp in [False, True] if bf16 else [False]:
-            concurrent = max(1, min(jobs, cores // t))
-            out.append({"amp_bf16": amp, "threads": t, "concurrent": concurrent})
-    return out
+    threads = max(1, min(int(threads), cores))
+    concurrent = max(1, min(jobs, cores // threads))
+    return [
+        {"amp_bf16": amp, "threads": threads, "concurrent": concurrent}
+        for amp in ([False, True] if bf16 else [False])
+    ]
 
 
-def choose_layout(measured: list[dict]) -> dict:
-    """The candidate with the highest total training throughput (``images_per_s`` summed over its
-    ``concurrent`` copies). Ties (within 3%) go to fp32 (exact), then to fewer threads per job."""
+def choose_fastest(measured: list[dict]) -> bool:
+    """Whether bf16 autocast wins: the candidate with the highest total throughput
+    (``images_per_s`` summed over its ``concurrent`` copies); ties (within 3%) go to fp32 (exact)."""
     if not measured:
-        raise ValueError("choose_layout needs at least one measured candidate")
+        raise ValueError("choose_fastest needs at least one measured candidate")
     best = max(m["images_per_s"] for m in measured)
     close = [m for m in measured if m["images_per_s"] >= 0.97 * best]
-    pick = min(close, key=lambda m: (m["amp_bf16"], m["threads"], -m["images_per_s"]))
-    return {"amp_bf16": bool(pick["amp_bf16"]), "threads": int(pick["threads"])}
+    return bool(min(close, key=lambda m: (m["amp_bf16"], -m["images_per_s"]))["amp_bf16"])
 
 
 def cpu_model_name(cpuinfo: str = "/proc/cpuinfo") -> str:

@@ -27,7 +27,7 @@ TINY = ["--cores", "1", "--configfile", "configs/tiny.yaml"]
 
 # Jobs of the tiny preset, by what they depend on.
 TRAIN = {"train": 3, "loss_curve": 3, "denoise_test": 2, "denoise_ood": 1}
-CALIBRATE = {"calibrate": 1}  # the measured layout (its params: device, model width, batch)
+CALIBRATE = {"calibrate": 1}  # the measured precision (its params: device, model width, batch)
 SAMPLE = {"sample": 4, "sampling_gif": 4}  # a grid and a GIF per model and sample epoch
 # beyond the spec on the Part A model (tiny: 2 anagram views, their judge, RePaint)
 BEYOND_VIEWS = {"beyond_views_anagram": 2, "beyond_views_judge": 1}
@@ -366,6 +366,5 @@ def test_library_edit_reruns_the_rules_whose_scripts_import_it(library_plans, mo
     forcing those rules (``--forcerun``), job for job."""
     jobs, expected, forced = library_plans[module]
     assert jobs == forced
-    # and the importers are planned, except those behind the calibration checkpoint when it
-    # reruns itself (planned once it has run, as in a real run)
-    assert expected <= set(jobs) or "calibrate" in jobs
+    # and the importers are planned (the plan is static: nothing waits for a checkpoint)
+    assert expected <= set(jobs)

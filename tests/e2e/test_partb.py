@@ -79,8 +79,8 @@ def fa24_config() -> dict:
 
 def test_fa24_preset_plans_one_job_per_configured_item(tmp_path):
     """The spec preset's DAG, counted per rule from a fresh checkout and derived from its config
-    (before the calibration checkpoint has run: the Part A model jobs are planned with it; the
-    input images already, as the report reads their provenance records)."""
+    (the plan is static: every job is planned before anything has run, the input images too, as
+    the report reads their provenance records)."""
     cfg = fa24_config()
     pb, pa = cfg["partb"], cfg["parta"]
     sd = pa["sdedit"]

@@ -9,13 +9,13 @@ with the reason, only where that cannot work.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
 
 import pytest
 
+from fundiff.diffusion import settings
 from fundiff.workflow import resources
 from tests.helpers.dryrun import merged_config
 from tests.helpers.slurm_cluster import GPU_PARTITION, PARTITION, SlurmCluster, unavailable_reason
@@ -136,12 +136,11 @@ def test_every_rule_ran_as_a_completed_slurm_job_or_locally(slurm_run):
 
 def test_jobs_asked_slurm_for_their_rules_cpus_memory_and_time(slurm_run):
     """Slurm's own record (scontrol) of what a training, an evaluation and a CPU job asked for:
-    the rule's threads (the calibrated layout within threads_per_job, or the cap itself), and
+    the rule's planned threads (partb.train_threads within threads_per_job, or the cap), and
     the memory and time limit of fundiff.workflow.resources for this preset (first attempt)."""
     wd = slurm_run["wd"]
     config = merged_config(["configs/tiny.yaml", "slurm_lean.yaml"], {"gpus_per_job": 1}, root=wd)
-    choice = json.loads((wd / "results/partb/calibration.json").read_text())["choice"]
-    want_cpus = {"train": choice["threads"], "train_classifier": config["threads_per_job"],
+    want_cpus = {"train": settings.train_threads(config), "train_classifier": config["threads_per_job"],
                  "eval_partb": config["threads_per_job"], "denoise_ood": 1}  # fmt: skip
     by_rule = {_rule_of(j): j for j in slurm_run["jobs"]}
     for rule, cpus in want_cpus.items():

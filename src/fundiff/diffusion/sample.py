@@ -112,7 +112,7 @@ _OPTIONAL_KEYS = ["lr_warmup_steps", "ema_warmup", "min_snr_gamma"]
 
 def train_report_params(train: dict) -> dict:
     """The subset of a rule's ``train`` params that defines the run of its task, with the
-    machine's measured training layout (precision, threads per job) last."""
+    measured precision and the planned threads per job last."""
     keys = list(_TRAIN_KEYS[train["task"]])
     if train["task"] in ("time", "class"):  # the DDPMs (flow has no noise schedule)
         keys += _SCHEDULE_KEYS
@@ -121,9 +121,9 @@ def train_report_params(train: dict) -> dict:
     keys += [k for k in _OPTIONAL_KEYS if train.get(k)]
     out = {k: train[k] for k in keys if k in train}
     if "amp_bf16" in train:
-        out["precision (measured fastest)"] = "bf16 autocast" if train["amp_bf16"] else "fp32"
+        out["precision"] = "bf16 autocast" if train["amp_bf16"] else "fp32"
     if train.get("threads"):
-        out["threads per job (measured)"] = train["threads"]
+        out["threads per job"] = train["threads"]
     return out
 
 

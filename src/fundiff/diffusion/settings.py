@@ -11,6 +11,7 @@ job that takes it (for :func:`train_settings`, every training). Defaults are fil
 from __future__ import annotations
 
 from fundiff.seeds import offset_seed
+from fundiff.workflow.resources import compute_threads, uses_gpu
 
 MODELS = ["denoiser", "time_cond", "class_cond"]
 CONDITIONED = ["time_cond", "class_cond"]  # the DDPMs: sample grids, GIFs, evaluation samples
@@ -45,9 +46,22 @@ def _value(model_cfg: dict, key: str):
     return model_cfg[key] if key in model_cfg else UNSET[key]
 
 
+def train_threads(config: dict) -> int:
+    """Threads of one training job, fixed when the workflow is planned: partb.train_threads, or for
+    ``auto`` one thread on a CPU preset (the small UNets train faster side by side, one thread
+    each, than one after the other on all cores: docs/benchmarks.md) and threads_per_job on a GPU
+    preset; never more than threads_per_job."""
+    cap = compute_threads(config)
+    wanted = config["partb"]["train_threads"]
+    if wanted == "auto":
+        return cap if uses_gpu(config) else 1
+    return max(1, min(int(wanted), cap))
+
+
 def train_settings(config: dict, model: str) -> dict:
-    """A model's configured training run (the fields of TrainConfig), before the measured
-    layout (precision and threads: :func:`with_layout`)."""
+    """A model's configured training run (the fields of TrainConfig) with its planned threads;
+    the precision is measured (rule calibrate) and added by the training job
+    (:func:`with_precision`)."""
     partb, m = config["partb"], config["partb"][model]
     schedule = partb["schedule"]
     return {
@@ -69,24 +83,17 @@ def train_settings(config: dict, model: str) -> dict:
         "seed": config["seed"],
         "channels_last": partb["channels_last"],
         "cuda_graph": partb["cuda_graph"],
+        "threads": train_threads(config),
     }
 
 
-def with_layout(settings: dict, choice: dict) -> dict:
-    """Training settings with the measured precision and threads per job (the calibration's
-    ``choice``): everything that defines a training run."""
-    return {**settings, "amp_bf16": choice["amp_bf16"], "threads": choice["threads"]}
+def with_precision(settings: dict, calibration: str) -> dict:
+    """Training settings with the measured precision (``amp_bf16`` of the calibration rule's
+    JSON at ``calibration``): everything that defines a training run."""
+    import json
 
-
-def layout_placeholder(cores: int) -> dict:
-    """The calibration's ``choice`` before it has run (a dry run, or while the DAG is first
-    built): the jobs that use it are re-planned once the measured one exists."""
-    return {
-        "amp_bf16": "measured",
-        "threads": cores,
-        "sample_bf16": "measured",
-        "sample_threads": cores,
-    }
+    with open(calibration) as f:
+        return {**settings, "amp_bf16": bool(json.load(f)["choice"]["amp_bf16"])}
 
 
 def calibration_settings(config: dict) -> dict:
@@ -240,4 +247,40 @@ def flow_files(config: dict, kind: str) -> list[str]:
         out += [f"{FLOW_DIR}/{m}/sampling/epoch_{e}.{gif}" for e in epochs]
         if kind == "tables":
             out.append(f"{FLOW_DIR}/compare_{m}.json")
+    return out
+
+
+def partb_files(config: dict, kind: str) -> list[str]:
+    """Part B's files of one kind, in writeup order, for rule all, the evaluation and the report
+    (rules/common.smk): "figures" (every PNG/GIF), "tables" (the JSON table spec beside each
+    figure), "grids" (the raw samples of every sample grid, scored per epoch), "checkpoints"
+    (each model's epochs folder) or "benchmarks" (the benchmark: files of the trainings and the
+    sampling jobs)."""
+    partb = config["partb"]
+    epochs = {m: partb[m]["sample_epochs"] for m in CONDITIONED}
+    if kind == "checkpoints":
+        return [f"results/partb/{m}/epochs" for m in MODELS]
+    if kind == "grids":
+        return [f"results/partb/{m}/samples/epoch_{e}.npz" for m in CONDITIONED for e in epochs[m]]
+    if kind == "benchmarks":
+        out = [f"benchmarks/rules/train_{m}.tsv" for m in MODELS]
+        for m in CONDITIONED:
+            out += [
+                f"benchmarks/rules/{r}_{m}_{e}.tsv"
+                for r in ("sample", "sampling_gif")
+                for e in epochs[m]
+            ]
+        return out
+    if kind not in ("figures", "tables"):
+        raise ValueError(f"unknown kind of Part B file: {kind!r}")
+    out = ["results/partb/noising/grid.png", "results/partb/denoiser/ood.png"]
+    out += [f"results/partb/{m}/loss.png" for m in MODELS]
+    out += [
+        f"results/partb/denoiser/denoised/epoch_{e}.png" for e in partb["denoiser"]["show_epochs"]
+    ]
+    for m in CONDITIONED:
+        out += [f"results/partb/{m}/samples/epoch_{e}.png" for e in epochs[m]]
+        out += [f"results/partb/{m}/sampling/epoch_{e}.gif" for e in epochs[m]]
+    if kind == "tables":
+        out = [f.rsplit(".", 1)[0] + ".json" for f in out]
     return out

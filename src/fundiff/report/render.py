@@ -465,9 +465,9 @@ def _setting(v) -> str:
     )
 
 
-def layout_note(calibration) -> dict | None:
-    """The measured training / sampling layout (the calibration rule's JSON) for the provenance:
-    the choice and every measured candidate (images/s)."""
+def precision_note(calibration) -> dict | None:
+    """The measured training / sampling precision at the planned threads (the calibration rule's
+    JSON) for the provenance: the choice and every measured candidate (images/s)."""
     if not calibration or not Path(calibration).exists():
         return None
     c = json.loads(Path(calibration).read_text())
@@ -479,13 +479,10 @@ def layout_note(calibration) -> dict | None:
         f"{ch.get('sample_threads', '?')} thread(s) per sampling job"
     )
     measured = [
-        f"train {'bf16' if m['amp_bf16'] else 'fp32'} x {m['threads']} thread(s) x "
+        f"{what} {'bf16' if m['amp_bf16'] else 'fp32'} x {m['threads']} thread(s) x "
         f"{m['concurrent']} side by side: {m['images_per_s']:.0f} images/s"
-        for m in c.get("measured", [])
-    ] + [
-        f"sample {'bf16' if m['amp_bf16'] else 'fp32'} x {m['threads']} thread(s) x "
-        f"{m['concurrent']} side by side: {m['images_per_s']:.0f} images/s"
-        for m in c.get("sampling_measured", [])
+        for what, key in (("train", "measured"), ("sample", "sampling_measured"))
+        for m in c.get(key, [])
     ]
     return {"cpu": c.get("cpu_model", ""), "choice": choice, "measured": measured}
 
@@ -620,7 +617,7 @@ def build_context(
                 {"key": n["key"], "value": _setting(n["value"]), "spec": _setting(n["spec"])}
                 for n in preset_notes
             ],
-            "layout": layout_note(calibration),
+            "precision": precision_note(calibration),
             "seeds": seeds_used(tables),
         },
         "run_info": {

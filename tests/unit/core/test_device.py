@@ -37,36 +37,36 @@ def test_bf16_autocast_only_where_wanted_and_native(monkeypatch):
             assert model(torch.randn(1, 1, 5, 5)).dtype == torch.float32
 
 
-def test_layout_candidates_cover_precision_and_thread_layouts():
-    c = dev.layout_candidates(cores=2, jobs=3, bf16=True)
-    assert {(x["amp_bf16"], x["threads"], x["concurrent"]) for x in c} == {
-        (False, 2, 1), (True, 2, 1), (False, 1, 2), (True, 1, 2)
-    }  # fmt: skip
-    assert {x["amp_bf16"] for x in dev.layout_candidates(2, 3, bf16=False)} == {False}
-    fixed = dev.layout_candidates(cores=16, jobs=3, bf16=False, threads=4)
-    assert fixed == [{"amp_bf16": False, "threads": 4, "concurrent": 3}]
-    assert {x["threads"] for x in dev.layout_candidates(16, 3, False)} == {16, 5}
+def test_precision_candidates_run_as_many_side_by_side_as_the_plan_does():
+    c = dev.precision_candidates(cores=2, jobs=3, bf16=True, threads=1)
+    assert [(x["amp_bf16"], x["threads"], x["concurrent"]) for x in c] == [
+        (False, 1, 2), (True, 1, 2)
+    ]  # fmt: skip
+    assert [x["amp_bf16"] for x in dev.precision_candidates(2, 3, False, 1)] == [False]
+    assert dev.precision_candidates(16, 3, False, 4) == [
+        {"amp_bf16": False, "threads": 4, "concurrent": 3}
+    ]
+    # more threads than cores: lowered to the cores, one at a time
+    assert dev.precision_candidates(2, 3, False, 8) == [
+        {"amp_bf16": False, "threads": 2, "concurrent": 1}
+    ]
 
 
-def test_choose_layout_picks_the_fastest_measured_candidate():
-    # an EPYC-like machine: bf16 faster, side by side faster
+def test_choose_fastest_picks_the_fastest_measured_precision():
+    # an EPYC-like machine: bf16 faster
     m = [
-        {"amp_bf16": False, "threads": 2, "concurrent": 1, "images_per_s": 400.0},
-        {"amp_bf16": True, "threads": 2, "concurrent": 1, "images_per_s": 600.0},
         {"amp_bf16": False, "threads": 1, "concurrent": 2, "images_per_s": 520.0},
         {"amp_bf16": True, "threads": 1, "concurrent": 2, "images_per_s": 780.0},
     ]
-    assert dev.choose_layout(m) == {"amp_bf16": True, "threads": 1}
-    # a Xeon-like machine: bf16 slower than fp32 (276 vs 338 img/s in the issue)
-    for x in m:
-        x["images_per_s"] *= 0.8 if x["amp_bf16"] else 1.0
-    m[1]["images_per_s"], m[3]["images_per_s"] = 276.0, 300.0
-    assert dev.choose_layout(m) == {"amp_bf16": False, "threads": 1}
+    assert dev.choose_fastest(m) is True
+    # a Xeon-like machine: bf16 slower than fp32
+    m[1]["images_per_s"] = 300.0
+    assert dev.choose_fastest(m) is False
     # within 3%: the exact fp32 wins the tie
     tie = [dict(m[0], images_per_s=100.0), dict(m[1], images_per_s=102.0)]
-    assert dev.choose_layout(tie)["amp_bf16"] is False
+    assert dev.choose_fastest(tie) is False
     with pytest.raises(ValueError):
-        dev.choose_layout([])
+        dev.choose_fastest([])
 
 
 def test_measure_layout_times_real_training_steps(tmp_path):

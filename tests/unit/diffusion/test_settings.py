@@ -2,6 +2,7 @@
 key order the rules pass as params (compared by repr: a change reruns every job that takes them)."""
 
 import dataclasses
+import json
 import subprocess
 import sys
 
@@ -43,6 +44,7 @@ DENOISER = {
     "seed": 180,
     "channels_last": True,
     "cuda_graph": True,
+    "threads": 1,  # planned (partb.train_threads: auto on a CPU preset)
 }
 # (updating a dict keeps its key order: the same order for every model)
 CLASS_COND = DENOISER | {"task": "class", "batch_size": 32, "epochs": 20, "lr": 2e-3}
@@ -54,7 +56,7 @@ DEFAULT_TRAIN = {"denoiser": DENOISER, "class_cond": CLASS_COND}
 @pytest.mark.parametrize("model", sorted(DEFAULT_TRAIN))
 def test_train_settings_of_the_embedded_preset_keep_values_and_key_order(model):
     got = settings.train_settings(load(), model)
-    assert got == DEFAULT_TRAIN[model]
+    assert got == DEFAULT_TRAIN[model] and list(got) == list(DEFAULT_TRAIN[model])
     assert list(got) == list(DEFAULT_TRAIN[model])  # repr (and so the rerun set) depends on it
     assert repr(got) == repr(DEFAULT_TRAIN[model])
 
@@ -69,8 +71,8 @@ def test_train_settings_build_a_train_config_for_every_model(preset):
         assert s["hidden"] == cfg["partb"][model]["hidden"]
         assert s["epochs"] == cfg["partb"][model]["epochs"]
         assert s["seed"] == cfg["seed"]
-        tc = TrainConfig(**settings.with_layout(s, {"amp_bf16": False, "threads": 2}))
-        assert tc.task == settings.TASK[model] and tc.threads == 2
+        tc = TrainConfig(**{**s, "amp_bf16": False})
+        assert tc.task == settings.TASK[model] and tc.threads == settings.train_threads(cfg)
 
 
 def test_fa24_trains_the_spec_widths_without_beyond_the_spec_options():
@@ -94,16 +96,24 @@ def test_unset_values_are_train_configs_defaults():
     assert settings.train_settings(cfg, "time_cond")["sigma"] == 0.5
 
 
-def test_layout_is_appended_last_and_placeholder_names_the_measurement():
+def test_train_threads_are_planned_from_the_config():
+    cfg = load()
+    assert cfg["partb"]["train_threads"] == "auto" and settings.train_threads(cfg) == 1  # CPU
+    gpu = deep_merge(cfg, {"device": "cuda", "threads_per_job": 6})
+    assert settings.train_threads(gpu) == 6  # a GPU preset: the cap
+    assert settings.train_threads(deep_merge(cfg, {"partb": {"train_threads": 3}})) == 3
+    capped = deep_merge(cfg, {"threads_per_job": 2, "partb": {"train_threads": 5}})
+    assert settings.train_threads(capped) == 2
+    assert settings.train_settings(capped, "class_cond")["threads"] == 2
+
+
+def test_precision_is_read_from_the_calibration_and_appended_last(tmp_path):
     s = settings.train_settings(load(), "time_cond")
-    full = settings.with_layout(s, {"amp_bf16": True, "threads": 4, "sample_bf16": False})
-    assert list(full)[-2:] == ["amp_bf16", "threads"] and full["threads"] == 4
-    assert settings.layout_placeholder(3) == {
-        "amp_bf16": "measured",
-        "threads": 3,
-        "sample_bf16": "measured",
-        "sample_threads": 3,
-    }
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"choice": {"amp_bf16": True, "threads": 4, "sample_bf16": False}}))
+    full = settings.with_precision(s, str(path))
+    assert list(full)[-1] == "amp_bf16" and full["amp_bf16"] is True
+    assert {k: v for k, v in full.items() if k != "amp_bf16"} == s  # threads stay the plan's
 
 
 def test_calibration_times_only_speed_settings_of_the_class_model():
@@ -196,7 +206,7 @@ def test_flow_trains_with_its_ddpms_settings(model):
     assert {k: v for k, v in ddpm.items() if k in fl and k != "task"} == {
         k: v for k, v in fl.items() if k != "task"
     }
-    TrainConfig(**settings.with_layout(fl, settings.layout_placeholder(2)) | {"amp_bf16": False})
+    TrainConfig(**fl | {"amp_bf16": False})
     cfg["partb"]["schedule"]["num_timesteps"] = 100  # a DDPM-only edit: flow's run is unchanged
     assert settings.flow_train_settings(cfg, model) == fl
 
@@ -208,3 +218,21 @@ def test_flow_files_only_when_enabled():
     assert all(f.endswith((".png", ".gif")) for f in figures)
     assert "results/beyond/flow/compare_time_cond.json" in settings.flow_files(cfg, "tables")
     assert settings.flow_files(load(), "figures") == []
+
+
+def test_partb_files_follow_the_configured_epochs():
+    cfg = deep_merge(load(), {"partb": {"class_cond": {"sample_epochs": [2, 7]}}})
+    figures, tables = settings.partb_files(cfg, "figures"), settings.partb_files(cfg, "tables")
+    assert [f.rsplit(".", 1)[0] for f in figures] == [t.rsplit(".", 1)[0] for t in tables]
+    assert all(t.endswith(".json") for t in tables) and len(set(figures)) == len(figures)
+    assert "results/partb/class_cond/sampling/epoch_7.gif" in figures
+    assert settings.partb_files(cfg, "grids")[-2:] == [
+        "results/partb/class_cond/samples/epoch_2.npz",
+        "results/partb/class_cond/samples/epoch_7.npz",
+    ]
+    assert "benchmarks/rules/sampling_gif_class_cond_7.tsv" in settings.partb_files(
+        cfg, "benchmarks"
+    )
+    assert len(settings.partb_files(cfg, "checkpoints")) == len(settings.MODELS)
+    with pytest.raises(ValueError, match="unknown kind"):
+        settings.partb_files(cfg, "movies")
