@@ -8,8 +8,15 @@ FLOW_REPORT = dict(
     category="Beyond the spec",
     subcategory=report_subcategory(FLOW_SECTION),
 )
-# files(kind) for rule all and the report: none while beyond.flow.enabled is false
-BEYOND["flow"] = lambda kind: settings.flow_files(config, kind)
+# files(kind) for rule all and the report: none while beyond.flow.enabled is false; plus the
+# comparisons' plots of their measured sampling times (named *timing*: they differ between runs)
+FLOW_TIMING_PLOTS = [
+    f"{FLOW_DIR}/compare_{m}_timing.png"
+    for m in (CONDITIONED if config["beyond"]["flow"]["enabled"] else [])
+]
+BEYOND["flow"] = lambda kind: settings.flow_files(config, kind) + (
+    FLOW_TIMING_PLOTS if kind == "figures" else []
+)
 
 
 rule flow_train:
@@ -114,7 +121,8 @@ rule flow_sample:
 
 rule flow_compare:
     """X1: the final DDPM and flow models side by side (equal training steps, equal sampler
-    steps), scored by the B4 evaluator with the sampling time measured in the job."""
+    steps), scored by the B4 evaluator with the sampling time measured in the job (kept in its
+    own files: compare_{model}_timing.json and the plot of it)."""
     input:
         mnist="results/data/mnist.pt",
         classifier="results/eval/classifier.pt",
@@ -126,6 +134,12 @@ rule flow_compare:
         json=f"{FLOW_DIR}/compare_{{model}}.json",
         csv=f"{FLOW_DIR}/compare_{{model}}.csv",
         npz=f"{FLOW_DIR}/compare_{{model}}.npz",
+        timing=f"{FLOW_DIR}/compare_{{model}}_timing.json",
+        timing_png=report(
+            f"{FLOW_DIR}/compare_{{model}}_timing.png",
+            labels={"figure": "DDPM vs flow: sampling seconds", "model": "{model}"},
+            **FLOW_REPORT,
+        ),
     log:
         "logs/beyond/flow_compare_{model}.log",
     benchmark:

@@ -1,7 +1,8 @@
 # Beyond the spec, item: samplers (config beyond.samplers; section X2 of the writeup).
 # Strided DDPM and DDIM over the trained schedule at fewer steps, for both conditioned models'
-# final weights: one sampling job per model (every sampler x step count, each row timed), one
-# scoring job per model (B4's classifier: quality-vs-time plot, grids, CSV, table spec).
+# final weights: one sampling job per model (every sampler x step count, each row timed; the
+# times in their own timing.json), one scoring job per model (B4's classifier: grids, CSV, table
+# spec; from the times the quality-vs-time plot and the seconds per row, named *timing*).
 from fundiff.seeds import derived_seed  # noqa: E402
 
 BEYOND_SAMPLERS = config["beyond"]["samplers"]
@@ -23,6 +24,7 @@ rule beyond_samplers_sample:
         lib=script_lib("beyond_samplers_sample"),
     output:
         npz=[f"{SAMPLERS_DIR}/{{model}}/{row}.npz" for row in SAMPLERS_ROWS],
+        timing=f"{SAMPLERS_DIR}/{{model}}/timing.json",  # the measured wall times
     log:
         "logs/beyond/samplers_sample_{model}.log",
     benchmark:
@@ -48,20 +50,29 @@ rule beyond_samplers_sample:
 
 rule beyond_samplers_eval:
     """X2: every sampler row of one model scored with the digit classifier (accuracy or
-    confidence, FD over the real-vs-real floor at the same n): CSV, plot, grids, table spec."""
+    confidence, FD over the real-vs-real floor at the same n): CSV, grids, table spec, and the
+    quality-vs-time plot and seconds per row from the measured times."""
     input:
         mnist="results/data/mnist.pt",
         classifier="results/eval/classifier.pt",
         npz=lambda w: [f"{SAMPLERS_DIR}/{w.model}/{row}.npz" for row in SAMPLERS_ROWS],
+        timing=f"{SAMPLERS_DIR}/{{model}}/timing.json",
         lib=script_lib("beyond_samplers_eval"),
     output:
         csv=f"{SAMPLERS_DIR}/{{model}}/samplers.csv",
         plot=report(
-            f"{SAMPLERS_DIR}/{{model}}/quality_time.png",
+            f"{SAMPLERS_DIR}/{{model}}/quality_timing.png",
             caption="../report/beyond_samplers.rst",
             category="Beyond the spec",
             subcategory=report_subcategory(figure_section("samplers")),
             labels={"figure": "quality vs sampling time", "model": "{model}"},
+        ),
+        timing=report(
+            f"{SAMPLERS_DIR}/{{model}}/timing.png",
+            caption="../report/beyond_samplers.rst",
+            category="Beyond the spec",
+            subcategory=report_subcategory(figure_section("samplers")),
+            labels={"figure": "sampling seconds per row", "model": "{model}"},
         ),
         grids=[
             report(
@@ -105,7 +116,11 @@ SAMPLERS_FILES = {
     "figures": [
         f"{d}/{name}"
         for d in _SAMPLERS_FOLDERS
-        for name in ["quality_time.png", *(f"grid_{s}.png" for s in SAMPLERS_OPTS["samplers"])]
+        for name in [
+            "quality_timing.png",
+            "timing.png",
+            *(f"grid_{s}.png" for s in SAMPLERS_OPTS["samplers"]),
+        ]
     ],
     "tables": [f"{d}/samplers.json" for d in _SAMPLERS_FOLDERS],
     "benchmarks": [

@@ -1,6 +1,9 @@
 """Rule beyond_samplers_eval (X2): every sampler row of one model scored with the real-digit
-classifier (B4's evaluator); tidy CSV, the quality-vs-time plot, a grid per sampler at the
-fewest steps, and the table spec with every row."""
+classifier (B4's evaluator); tidy CSV, a grid per sampler at the fewest steps and the table spec
+with every row (scores only), and from the measured wall times (timing.json) the quality-vs-time
+plot and the seconds per row (both named *timing*: they differ from run to run)."""
+
+import json
 
 import numpy as np
 import torch
@@ -23,15 +26,19 @@ def main(smk, log):
     log.info("scores:\n%s", df.to_string())
     write_csv(df, out.csv)
     title = table_title(p.section, "samplers", model=model)
-    samplers.plot_quality_time(df, out.plot, title)
+    with open(inp.timing) as f:
+        timing = json.load(f)
+    samplers.plot_quality_time(samplers.with_seconds(df, timing), out.plot, title)
+    samplers.plot_timing(timing, out.timing, f"{title}: sampling seconds per row")
     fewest, by_row = min(p.samplers["steps"]), dict(zip(p.rows, inp.npz, strict=True))
     grids = []
     for grid, sampler in zip(out.grids, p.samplers["samplers"], strict=True):
         images = np.load(by_row[f"{sampler}_{fewest}"])["images"][:40]  # 4 rows of 0-9
         viz.save_grid(torch.from_numpy(images).float().div(255).unsqueeze(1), grid, nrow=10)
         grids.append(cell(grid, f"{sampler}, {fewest} steps"))
+    timed = [cell(out.plot, "one line per sampler"), cell(out.timing, "seconds per row")]
     rows = [
-        {"label": "quality vs time", "cells": [cell(out.plot, "one line per sampler")]},
+        {"label": "quality vs time", "cells": timed},
         {"label": f"{fewest} steps", "cells": grids},
     ]
     params = samplers.table_params(p.samplers, p.epoch, p.guidance_scale, p.seed, inp.npz[0])

@@ -1,5 +1,6 @@
 """Rule beyond_samplers_sample (X2): the final weights of one conditioned model sampled with
-every configured sampler and step count (the same n, seed and labels), each row timed."""
+every configured sampler and step count (the same n, seed and labels), each row timed; the
+samples go to one .npz per row, the measured wall times to their own file (timing.json)."""
 
 from pathlib import Path
 
@@ -7,7 +8,7 @@ from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.diffusion.ddpm import Schedule
 from fundiff.diffusion.train import load_model
 from fundiff.evaluation import samplers
-from fundiff.io import save_npz
+from fundiff.io import save_npz, write_json
 from fundiff.workflow.runner import run
 
 
@@ -36,9 +37,10 @@ def main(smk, log):
         extra = {} if labels is None else {"labels": row["labels"]}
         save_npz(
             out, images=row["images"], sampler=row["sampler"], steps=row["steps"],
-            eta=o["eta"], seconds=row["seconds"], seed=p.seed, epoch=p.epoch,
-            guidance_scale=p.guidance_scale, bf16=bf16, threads=smk.threads, **extra,
+            eta=o["eta"], seed=p.seed, epoch=p.epoch, guidance_scale=p.guidance_scale,
+            bf16=bf16, threads=smk.threads, **extra,
         )  # fmt: skip
+    write_json(smk.output.timing, samplers.timing_record(rows, n))
 
 
 run(snakemake, main)  # noqa: F821

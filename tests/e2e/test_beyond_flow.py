@@ -49,17 +49,27 @@ def test_comparison_rows_are_finite_and_at_equal_n(tiny_run, model):
     assert sorted(df[df.model == "flow"]["steps"]) == sorted(
         set(cfg["compare_steps"]) | {cfg["sample_steps"]}
     )
-    assert (df["n"] == cfg["num_samples"]).all()
-    for col in ("fd_ratio", "confidence", "seconds"):
+    assert (df["n"] == cfg["num_samples"]).all() and "seconds" not in df
+    for col in ("fd_ratio", "confidence"):
         assert df[col].map(math.isfinite).all(), col
-    assert (df["seconds"] > 0).all() and (df["fd_ratio"] > 0).all()
+    assert (df["fd_ratio"] > 0).all()
     if model == "class_cond":
         assert df["accuracy"].between(0, 1).all()
-    # DDPM at T steps takes longer than at 2 (same model, same n)
-    ddpm = df[df.model == "DDPM"].set_index("steps")["seconds"]
+    # the wall times in their own file, one per row; DDPM at T steps takes longer than at 2
+    timing = json.loads((tiny_run / FLOW / f"compare_{model}_timing.json").read_text())
+    assert timing["n"] == cfg["num_samples"]
+    rows = timing["rows"]
+    assert [(r["model"], r["steps"]) for r in rows] == list(
+        zip(df["model"], df["steps"], strict=True)
+    )
+    assert all(r["seconds"] > 0 and math.isfinite(r["seconds"]) for r in rows)
+    ddpm = {r["steps"]: r["seconds"] for r in rows if r["model"] == "DDPM"}
     assert ddpm[T] > ddpm[min(cfg["compare_steps"])]
     spec = json.loads((tiny_run / FLOW / f"compare_{model}.json").read_text())
     assert spec["section"] == "X1" and len(spec["data"]["rows"]) == len(df)
+    assert not any("second" in c for c in spec["data"]["columns"])
+    assert [c["src"] for r in spec["rows"] for c in r["cells"]] == [f"compare_{model}_timing.png"]
+    assert (tiny_run / FLOW / f"compare_{model}_timing.png").stat().st_size > 1000
 
 
 def test_report_section_x1(tiny_run):
@@ -70,6 +80,7 @@ def test_report_section_x1(tiny_run):
         assert f"flow/{m}/loss.png" in x1
         assert f"flow/{m}/samples/epoch_2.png" in x1 and "samples/epoch_1" not in x1
         assert f"flow/{m}/sampling/epoch_2.gif" in x1
+        assert f"flow/compare_{m}_timing.png" in x1
     assert "DDPM vs rectified flow" in x1 and "Euler" in x1
     md = (tiny_run / "results/report/README.md").read_text()
     assert "DDPM vs rectified flow" in md

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,13 +55,21 @@ def test_repaint_table(tiny_run):
     for r in rows:
         assert r["outside error"] < 1e-6  # the kept region is the original, for both
         assert 0.0 <= r["accuracy"] <= 1.0 and r["n"] == cfg["samples"]
-        assert math.isfinite(r["band error"]) and math.isfinite(r["seam"]) and r["seconds"] > 0
+        assert math.isfinite(r["band error"]) and math.isfinite(r["seam"])
+    assert not any("second" in c for c in cols)  # the wall times: timing.json
     assert len(spec["rows"][0]["cells"]) == 4
+    timing = json.loads((tiny_run / "results/beyond/repaint/timing.json").read_text())
+    assert [(t["image"], t["method"]) for t in timing] == [(r["image"], r["method"]) for r in rows]
+    assert all(t["seconds"] > 0 and t["n"] == cfg["samples"] for t in timing)
+    cost = read_table(tiny_run / "results/beyond/repaint/cost.json")
+    assert cost["section"] == "X4" and "data" not in cost
+    assert [Path(c["path"]).name for r in cost["rows"] for c in r["cells"]] == ["timing.png"]
 
 
 def test_report_shows_x3_and_x4_not_x5(tiny_run):
     html = (tiny_run / "results/report/index.html").read_text()
     assert "More anagram views" in html and "RePaint resampling" in html
+    assert "beyond/repaint/timing.png" in html
     assert "results/beyond/logo" not in html and not (tiny_run / "results/beyond/logo").exists()
 
 

@@ -14,9 +14,15 @@ images in [0, 1] (the backend's ``from_model``, clamped):
                 reference: a coherent fill has a seam close to it).
 * outside error max |x - x_o| outside the mask: 0 for both methods (the replacement rule).
 * accuracy      (mnist) the digit classifier reads x as it reads x_o.
+
+Each method's batch is also timed (:func:`repaint_image`); the wall times are kept apart from
+the metrics (their own file and plot, :func:`plot_repaint_timing`), so the table is the same in
+every run.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import torch
@@ -24,6 +30,7 @@ import torch.nn.functional as F
 
 from fundiff.evaluation.classifier import predict
 from fundiff.evaluation.parta_tables import success_data
+from fundiff.evaluation.plots import plot_timing
 from fundiff.parta import loops, views
 from fundiff.parta.backends import Backend
 from fundiff.parta.prompts import parse_prompt
@@ -163,6 +170,88 @@ def inpaint_metrics(x: torch.Tensor, x_orig: torch.Tensor, mask: torch.Tensor, w
     }
 
 
+def repaint_settings(repaint: dict) -> dict[str, tuple[int, int]]:
+    """(jump length, resamplings) of each method: the one-pass rule is RePaint with (1, 1)."""
+    return {"one_pass": (1, 1), "repaint": (repaint["jump_length"], repaint["resamplings"])}
+
+
+def repaint_caption(method: str, repaint: dict) -> str:
+    j, r = repaint_settings(repaint)[method]
+    return "one-pass (spec)" if method == "one_pass" else f"RePaint (j {j}, r {r})"
+
+
+@torch.no_grad()
+def repaint_image(
+    backend: Backend, x_0, mask, image: str, n: int, timesteps, prompt: str, seed: int,
+    scale: float, repaint: dict, clf=None,
+):  # fmt: skip
+    """X4 on one image: ``n`` inpaintings of ``x_0`` (1, C, H, W; model space) under ``mask``
+    ((1, H, W), 1 = new content) by each method of :func:`repaint_settings`, one batch each
+    with the same generators (derived_seed(seed, "repaint", image) for the loop and (...,
+    "known") for the re-noised original), after one untimed warm-up forward. ``repaint``:
+    jump_length, resamplings, band; ``clf``: the digit classifier (mnist) or None.
+
+    Returns (rows: one per method, the metrics :func:`repaint_table` shows; timing: one per
+    method, {image, method, n, seconds}; shown: {"original", "to_replace" (in [0, 1]), method:
+    the first inpainting} for the table's cells)."""
+    mask = mask[None].to(backend.device)
+    m = mask[0, 0].cpu()
+    x_orig = torch.cat([x_0] * n)
+    cond, uncond = backend.encode([prompt] * n), backend.uncond(n)
+    orig01 = backend.from_model(x_0).float().clamp(0, 1).cpu()
+    label = None if clf is None else int(predict(clf, orig01)[0])
+    original_seam = float(seam(orig01, m)[0])
+    shown = {"original": x_0[0], "to_replace": (orig01 * (1 - m))[0]}
+    loops.cfg_predict(backend, x_orig, timesteps[0], cond, uncond, scale)  # warm-up
+    rows, timing = [], []
+    for method, (j, r) in repaint_settings(repaint).items():
+        start = time.perf_counter()
+        x = loops.repaint_inpaint(
+            backend, x_orig, mask, list(timesteps), cond, uncond,
+            loops.generator(derived_seed(seed, "repaint", image)),
+            loops.generator(derived_seed(seed, "repaint", image, "known")),
+            scale, jump_length=j, resamplings=r,
+        )  # fmt: skip
+        timing.append({"image": image, "method": method, "n": n,
+                       "seconds": time.perf_counter() - start})  # fmt: skip
+        x01 = backend.from_model(x).float().clamp(0, 1).cpu()
+        metrics = inpaint_metrics(x01, orig01, m, repaint["band"])
+        acc = None if clf is None else float((predict(clf, x01) == label).mean())
+        rows.append(
+            {
+                "image": image, "method": method, "n": n, "accuracy": acc,
+                "band_error": float(metrics["band_error"].mean()),
+                "seam": float(metrics["seam"].mean()), "original_seam": original_seam,
+                "outside_error": float(metrics["outside_error"].max()),
+            }
+        )  # fmt: skip
+        shown[method] = x[0]
+    return rows, timing, shown
+
+
+def plot_repaint_timing(timing: list[dict], path, title: str) -> None:
+    """The measured wall time of each image's batch per method (:func:`repaint_image`) as bars."""
+    labels = [f"{t['image']}, {t['method'].replace('_', '-')}" for t in timing]
+    xlabel = f"wall-clock seconds per batch of {timing[0]['n']}" if timing else "seconds"
+    plot_timing(labels, [t["seconds"] for t in timing], path, title, xlabel=xlabel)
+
+
+def repaint_timing_table(title: str, png, params: dict) -> dict:
+    """write_table kwargs of X4's cost: the plot of the measured wall times (its own spec, so the
+    metrics table holds no time)."""
+    how = (
+        "Wall-clock seconds of each batch (after one untimed warm-up forward), measured on this "
+        "machine: RePaint makes about r times as many model calls as the one-pass rule."
+    )
+    return {
+        "section": SECTION_REPAINT,
+        "title": title,
+        "rows": [{"label": "", "cells": [cell(png, "wall time per image and method")]}],
+        "params": params,
+        "caption": how,
+    }
+
+
 def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict, n: int):
     """write_table kwargs of X4: per image the original, what is replaced, one sample of each
     method, and the metrics table (mean over ``n`` samples)."""
@@ -172,16 +261,16 @@ def repaint_table(title: str, rows: list[dict], cells: list[dict], params: dict,
         "its boundary; seam: mean jump |x(p) - x(q)| across the mask boundary (the original "
         "image's own: 'original seam'); outside error: max |x - original| outside the "
         "mask (0: the kept region is the original); accuracy (mnist): the digit classifier "
-        "reads the inpainting as it reads the original; seconds: wall time of the batch (after "
-        "one untimed warm-up forward)."
+        "reads the inpainting as it reads the original. The wall times are in the cost plot "
+        "below."
     )
     caption = " ".join(filter(None, (repaint_effect(rows), how)))
     columns = [
         "image", "method", "n", "accuracy", "band error", "seam", "original seam",
-        "outside error", "seconds",
+        "outside error",
     ]  # fmt: skip
     data = [[r[k] for k in ("image", "method", "n", "accuracy", "band_error", "seam",
-                             "original_seam", "outside_error", "seconds")] for r in rows]  # fmt: skip
+                             "original_seam", "outside_error")] for r in rows]  # fmt: skip
     return {
         "section": SECTION_REPAINT,
         "title": title,
@@ -211,7 +300,7 @@ def views_effect(rows: list[dict]) -> str:
 
 
 def repaint_effect(rows: list[dict]) -> str:
-    """X4's measured effect in one sentence (scores only; the seconds are in the table): RePaint
+    """X4's measured effect in one sentence (scores only; the seconds are in the cost plot): RePaint
     against the one-pass rule, means over the images, for band error, seam (with the
     originals' seam) and, where judged, accuracy."""
     by: dict[str, list[dict]] = {}

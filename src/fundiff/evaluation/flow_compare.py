@@ -3,7 +3,9 @@
 Both final models of one conditioning draw the same n digits (same seed, balanced classes for
 the class-conditioned pair) with each sampler setting; every set is scored by the B4 evaluator
 (:class:`fundiff.evaluation.scores.Scorer`: accuracy, confidence, classifier-feature FD ratio to
-the real-vs-real floor at the same n) and its sampling wall time is measured in the job.
+the real-vs-real floor at the same n) and its sampling wall time is measured in the job. The
+times are kept apart from the scores (:func:`compare`'s ``timing``, written to their own file
+and drawn by :func:`plot_timing`), so the table and the samples are the same in every run.
 
 * equal training steps: every row; each flow model trained with its DDPM's settings
   (fundiff.diffusion.settings.flow_train_settings).
@@ -24,9 +26,7 @@ from fundiff.diffusion import ddpm, flow
 from fundiff.diffusion.sample import class_grid_labels, sample
 from fundiff.io import save_npz
 
-COLUMNS = [
-    "model", "sampler", "steps", "accuracy", "confidence", "FD ratio", "sampling seconds (all n)"
-]  # fmt: skip
+COLUMNS = ["model", "sampler", "steps", "accuracy", "confidence", "FD ratio"]
 
 
 def settings_rows(p: dict) -> list[tuple[str, str, int]]:
@@ -41,12 +41,13 @@ def settings_rows(p: dict) -> list[tuple[str, str, int]]:
 
 def compare(ddpm_model, flow_model, p: dict, scorer, conditioned: bool, device, bf16, log=None):
     """Sample, time and score every row of :func:`settings_rows`. Returns (table rows as in
-    :data:`COLUMNS`, tidy records with every score, {row name: uint8 images})."""
+    :data:`COLUMNS`, tidy records with every score, {row name: uint8 images}, timing: the
+    measured wall times, {"n", "rows": [{model, sampler, steps, seconds}]})."""
     s = p["schedule"]
     schedule = ddpm.Schedule.linear(s["beta_start"], s["beta_end"], s["num_timesteps"])
     n = p["num_samples"]
     labels = class_grid_labels(-(-n // 10))[:n] if conditioned else None
-    table, records, images = [], [], {}
+    table, records, images, timed = [], [], {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for model, sampler, steps in settings_rows(p):
             t0 = time.perf_counter()
@@ -67,16 +68,27 @@ def compare(ddpm_model, flow_model, p: dict, scorer, conditioned: bool, device, 
             sc = scorer.score(path)
             if log is not None:
                 log.info("%s %s %d steps: %.1f s, %s", model, sampler, steps, seconds, sc)
-            rec = {"model": model, "sampler": sampler, "steps": steps, "seconds": seconds}
+            rec = {"model": model, "sampler": sampler, "steps": steps}
+            timed.append(rec | {"seconds": seconds})
             records.append(rec | {"guidance_scale": scale if conditioned else None} | sc)
             acc = sc["accuracy"] if conditioned else None
-            table.append([model, sampler, steps, acc, sc["confidence"], sc["fd_ratio"], seconds])
-    return table, records, images
+            table.append([model, sampler, steps, acc, sc["confidence"], sc["fd_ratio"]])
+    return table, records, images, {"n": n, "rows": timed}
+
+
+def plot_timing(timing: dict, path, title: str) -> None:
+    """The measured sampling seconds of every row of :func:`compare` as bars."""
+    from fundiff.evaluation.plots import plot_timing as bars
+
+    rows = timing["rows"]
+    labels = [f"{r['model']} {r['sampler']}, {r['steps']} steps" for r in rows]
+    xlabel = f"sampling seconds for all n = {timing['n']}"
+    bars(labels, [r["seconds"] for r in rows], path, title, xlabel=xlabel)
 
 
 def effect(table: list[list], conditioned: bool) -> str:
     """The measured effect in one sentence, from the scores only (wall times vary from run to
-    run; they are in the table): flow against DDPM at each step count both were sampled with,
+    run; they are in the timing plot): flow against DDPM at each step count both were sampled with,
     and the DDPM's own T-step sampler."""
     by = {(r[0], r[2]): r for r in table}
     score = 3 if conditioned else 4  # accuracy (class_cond) or mean confidence (time_cond)

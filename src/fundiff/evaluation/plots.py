@@ -146,3 +146,30 @@ def plot_illusions(df, path) -> None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     save_fig(fig, path)
+
+
+def plot_timing(labels, seconds, path, title: str, xlabel: str = "wall-clock seconds") -> None:
+    """Measured wall times as horizontal bars, one per label (top to bottom in the given order),
+    each with its value written beside it. The pixel size depends on the number of bars only
+    (``save_fig(tight=False)``): the report's image size is the same on every run, while the
+    bars, ticks and values are this run's measurements."""
+    import matplotlib.pyplot as plt
+
+    from fundiff.plotting import save_fig
+
+    labels, seconds = [str(x) for x in labels], [float(s) for s in seconds]
+    if len(labels) != len(seconds) or not labels:
+        raise ValueError(f"{len(labels)} labels for {len(seconds)} wall times")
+    fig, ax = plt.subplots(figsize=(6.0, 1.2 + 0.32 * len(labels)))
+    y = np.arange(len(labels))[::-1]
+    ax.barh(y, seconds, 0.6, color="tab:gray")
+    for yi, s in zip(y, seconds, strict=True):
+        ax.annotate(f"{s:.3g} s", (s, yi), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize=7)  # fmt: skip
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlim(0, 1.25 * max(max(seconds), 1e-9))
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    save_fig(fig, path, tight=False)

@@ -3,10 +3,13 @@ schedule at fewer steps, each timed and scored with the B4 evaluator.
 
 One sampling job per conditioned model (:func:`sample_rows`) draws the same ``n`` digits (same
 seed, so the same x_T; class_cond: the same balanced labels) for every (sampler, steps) row and
-times the sampling alone (wall clock, after one warm-up step). One scoring job per model
-(:func:`score_frame`, :func:`plot_quality_time`, :func:`table_data`) scores every row with the
+times the sampling alone (wall clock, after one warm-up step); the times go to their own file
+(:func:`timing_record`), so the samples and every score are byte-identical between two runs. One
+scoring job per model (:func:`score_frame`, :func:`table_data`) scores every row with the
 real-digit classifier: accuracy (class_cond), confidence and class entropy, and the
-classifier-feature FD over its real-vs-real floor at the same n (:class:`scores.Scorer`).
+classifier-feature FD over its real-vs-real floor at the same n (:class:`scores.Scorer`); the
+measured times join the scores only in the quality-vs-time plot (:func:`with_seconds`,
+:func:`plot_quality_time`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from fundiff.diffusion.sample import sample
 
 # tidy CSV / table columns (one row per sampler and step count)
 COLUMNS = [
-    "model", "sampler", "steps", "eta", "seconds", "accuracy", "confidence", "class_entropy",
+    "model", "sampler", "steps", "eta", "accuracy", "confidence", "class_entropy",
     "fd", "fd_floor", "fd_ratio", "n",
 ]  # fmt: skip
 
@@ -83,9 +86,27 @@ def sample_rows(
     return out
 
 
+def timing_record(rows: Sequence[dict], n: int) -> dict:
+    """The measured wall times of :func:`sample_rows`' rows, for their own file (timing.json):
+    {"n": n, "rows": [{"sampler", "steps", "eta", "seconds"}, ...]}."""
+    keys = ("sampler", "steps", "eta", "seconds")
+    return {"n": int(n), "rows": [{k: r[k] for k in keys} for r in rows]}
+
+
+def with_seconds(df: pd.DataFrame, timing: dict) -> pd.DataFrame:
+    """``df`` (:func:`score_frame`) with each row's measured ``seconds`` from ``timing``
+    (:func:`timing_record`); ValueError when a row of ``df`` has no measured time."""
+    seconds = {(r["sampler"], int(r["steps"])): float(r["seconds"]) for r in timing["rows"]}
+    keys = list(zip(df["sampler"], df["steps"].astype(int), strict=True))
+    missing = [k for k in keys if k not in seconds]
+    if missing:
+        raise ValueError(f"no measured wall time for the sampler rows {missing} in the timing file")
+    return df.assign(seconds=[seconds[k] for k in keys])
+
+
 def score_frame(model: str, scorer, paths: Sequence[str]) -> pd.DataFrame:
-    """One row per sample file (.npz of :func:`sample_rows`' rows): the row's settings, its
-    sampling seconds and every metric of ``scorer`` (:class:`fundiff.evaluation.scores.Scorer`)."""
+    """One row per sample file (.npz of :func:`sample_rows`' rows): the row's settings and
+    every metric of ``scorer`` (:class:`fundiff.evaluation.scores.Scorer`)."""
     out = []
     for path in paths:
         z = np.load(path)
@@ -95,7 +116,6 @@ def score_frame(model: str, scorer, paths: Sequence[str]) -> pd.DataFrame:
             "sampler": str(z["sampler"]),
             "steps": int(z["steps"]),
             "eta": eta,
-            "seconds": float(z["seconds"]),
         }
         out.append(row | scorer.score(path))
     return pd.DataFrame(out)[COLUMNS]
@@ -111,7 +131,8 @@ def quality_column(df: pd.DataFrame) -> tuple[str, str]:
 
 def plot_quality_time(df: pd.DataFrame, path, title: str) -> None:
     """Quality vs sampling time: FD / floor (left) and the class score (right) against the
-    seconds per n samples (log), one line per sampler, each point labelled with its steps."""
+    seconds per n samples (log), one line per sampler, each point labelled with its steps.
+    ``df``: :func:`score_frame` :func:`with_seconds`. Its ticks are wall times: a fixed pixel size."""
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
@@ -145,6 +166,15 @@ def plot_quality_time(df: pd.DataFrame, path, title: str) -> None:
     save_fig(fig, path, tight=False)  # its ticks are wall times: a fixed pixel size
 
 
+def plot_timing(timing: dict, path, title: str) -> None:
+    """The measured sampling seconds of every row (:func:`timing_record`) as bars."""
+    from fundiff.evaluation.plots import plot_timing as bars
+
+    labels = [f"{r['sampler']}, {r['steps']} steps" for r in timing["rows"]]
+    seconds = [r["seconds"] for r in timing["rows"]]
+    bars(labels, seconds, path, title, xlabel=f"sampling seconds for n = {timing['n']}")
+
+
 def table_params(options: dict, epoch: int, guidance_scale: float, seed: int, npz) -> dict:
     """The settings beside the table: the item's config, the model's final epoch and CFG scale
     (class_cond), the sampling seed (every row), the evaluator's seed, and the sampling job's
@@ -161,7 +191,8 @@ def table_params(options: dict, epoch: int, guidance_scale: float, seed: int, np
 
 
 def table_data(df: pd.DataFrame) -> dict:
-    """The table spec's ``data``: every row, numbers rounded to 4 decimals (seconds to 3)."""
+    """The table spec's ``data``: every row, numbers rounded to 4 decimals (no wall times: they
+    are in the timing files)."""
     cols = [c for c in COLUMNS if c != "model" and not (c == "accuracy" and df[c].isna().all())]
     out = []
     for _, r in df.iterrows():
@@ -173,7 +204,7 @@ def table_data(df: pd.DataFrame) -> dict:
             elif c in ("steps", "n"):
                 row.append(int(v))
             elif isinstance(v, (float, np.floating)):
-                row.append(round(float(v), 3 if c == "seconds" else 4))
+                row.append(round(float(v), 4))
             else:
                 row.append(v)
         out.append(row)
@@ -182,7 +213,7 @@ def table_data(df: pd.DataFrame) -> dict:
 
 def effect(df: pd.DataFrame, tolerance: float = 0.1) -> str:
     """The measured effect in one sentence, from the scores and step counts only (wall times vary
-    from run to run; they are in the table and the plot): the spec's sampler (DDPM at the most
+    from run to run; they are in the timing plots): the spec's sampler (DDPM at the most
     steps) as the reference, and per sampler the fewest steps whose FD ratio stays within
     ``tolerance`` (relative) of it, i.e. how many fewer model calls it needs."""
     col, _ = quality_column(df)

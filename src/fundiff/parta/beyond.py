@@ -20,6 +20,7 @@ VIEWS_DIR = f"{DIR}/views"
 REPAINT_DIR = f"{DIR}/repaint"
 LOGO_DIR = f"{DIR}/logo"
 REPAINT_CELLS = ("original", "to_replace", "one_pass", "repaint")  # per image, first sample
+REPAINT_TIMING_PLOT = f"{REPAINT_DIR}/timing.png"  # the measured wall times (timing.json)
 METHODS = ("one_pass", "repaint")
 
 
@@ -110,11 +111,14 @@ def repaint_cells(config: dict) -> list[str]:
 
 
 def repaint_files(config: dict, kind: str) -> list[str]:
+    """X4's figures (every cell, then the plot of the measured wall times, named *timing*:
+    it differs between runs), tables (the metrics, then the spec that shows that plot) or
+    benchmarks."""
     if not repaint_enabled(config):
         return []
     return {
-        "figures": repaint_cells(config),
-        "tables": [f"{REPAINT_DIR}/table.json"],
+        "figures": [*repaint_cells(config), REPAINT_TIMING_PLOT],
+        "tables": [f"{REPAINT_DIR}/table.json", f"{REPAINT_DIR}/cost.json"],
         "benchmarks": ["benchmarks/rules/beyond_repaint.tsv"],
     }[kind]
 
@@ -122,6 +126,11 @@ def repaint_files(config: dict, kind: str) -> list[str]:
 def repaint_title(config: dict) -> str:
     r = _item(config, "repaint")
     return table_title("X4", "table", jump_length=r["jump_length"], resamplings=r["resamplings"])
+
+
+def repaint_cost_title(config: dict) -> str:
+    """The title of X4's wall-time plot (the table spec cost.json)."""
+    return table_title("X4", "cost", samples=_item(config, "repaint")["samples"])
 
 
 def repaint_params(config: dict) -> dict:

@@ -1,5 +1,6 @@
-"""fundiff.evaluation.samplers (section X2): the sampler x steps rows, their sampling and timing,
-scoring through the B4 scorer, the table data and the quality-vs-time plot."""
+"""fundiff.evaluation.samplers (section X2): the sampler x steps rows, their sampling and timing
+(kept in its own record), scoring through the B4 scorer, the table data (no wall times) and the
+quality-vs-time plot (scores joined with the times)."""
 
 import math
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from fundiff.diffusion import ddpm
 from fundiff.diffusion.unet import UNet
@@ -67,8 +69,8 @@ def _files(tmp_path, labelled):
         extra = {"labels": np.arange(3)} if labelled else {}
         images = np.full((3, 28, 28), 40 * i, dtype=np.uint8)
         save_npz(
-            path, images=images, sampler=sampler, steps=steps, eta=0.5, seconds=1.0 + i,
-            seed=11, bf16=False, threads=2, **extra,
+            path, images=images, sampler=sampler, steps=steps, eta=0.5, seed=11, bf16=False,
+            threads=2, **extra,
         )  # fmt: skip
         paths.append(str(path))
     return paths
@@ -83,20 +85,62 @@ def test_score_frame_table_data_and_plot(tmp_path, labelled):
         ["ddpm", 20], ["ddpm", 5], ["ddim", 20], ["ddim", 5],
     ]  # fmt: skip
     assert df["eta"].isna().tolist() == [True, True, False, False]  # eta is DDIM's only
-    assert df["seconds"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert "seconds" not in df  # the wall times are in their own file
     assert df["fd_ratio"].tolist() == pytest.approx([2 * 40 * i / 255 for i in range(4)])
     data = samplers.table_data(df)
     assert ("accuracy" in data["columns"]) == labelled
-    assert data["columns"][:4] == ["sampler", "steps", "eta", "seconds"]
-    assert [r[:4] for r in data["rows"]][2] == ["ddim", 20, 0.5, 3.0]
+    assert data["columns"][:4] == [
+        "sampler",
+        "steps",
+        "eta",
+        "accuracy" if labelled else "confidence",
+    ]
+    assert not any("second" in c for c in data["columns"])
+    assert [r[:3] for r in data["rows"]][2] == ["ddim", 20, 0.5]
     assert all(len(r) == len(data["columns"]) for r in data["rows"])
     assert samplers.quality_column(df)[0] == ("accuracy" if labelled else "confidence")
-    samplers.plot_quality_time(df, tmp_path / "plot.png", "title")
+    # the timing record in the order sampled (not the frame's), joined by sampler and steps
+    rows = [{"sampler": s, "steps": k, "eta": None, "seconds": 10.0 * k, "images": None}
+            for s, k in [("ddim", 5), ("ddim", 20), ("ddpm", 5), ("ddpm", 20)]]  # fmt: skip
+    timing = samplers.timing_record(rows, 3)
+    assert timing["n"] == 3 and set(timing["rows"][0]) == {"sampler", "steps", "eta", "seconds"}
+    timed = samplers.with_seconds(df, timing)
+    assert timed["seconds"].tolist() == [200.0, 50.0, 200.0, 50.0] and "seconds" not in df
+    with pytest.raises(ValueError, match=r"no measured wall time.*'ddpm', 20"):
+        samplers.with_seconds(df, {"n": 3, "rows": timing["rows"][:3]})
+    samplers.plot_quality_time(timed, tmp_path / "plot.png", "title")
     params = samplers.table_params({"eta": 0.5}, 20, 3.0 if labelled else 1.0, 180, files[0])
     assert params["sampling seed (every row)"] == 11 and params["evaluator seed"] == 180
     assert params["sampling precision (measured)"] == "fp32"
     assert ("guidance_scale (CFG)" in params) == labelled
     assert (tmp_path / "plot.png").stat().st_size > 1000
+
+
+def test_timing_plots_keep_their_pixel_size_whatever_the_times(tmp_path):
+    """The report records each image's width and height: plots of wall times must have the same
+    size in every run, while what they show follows the measured times."""
+    df = pd.DataFrame(
+        [
+            {"sampler": s, "steps": k, "fd_ratio": 1.0 + 1 / k, "accuracy": 0.9, "n": 10}
+            for s in ("ddpm", "ddim")
+            for k in (20, 5)
+        ]  # fmt: skip
+    )
+    sizes, contents = set(), set()
+    for i, scale in enumerate((0.0123, 4.56, 789.0)):
+        timing = {"n": 10, "rows": [
+            {"sampler": s, "steps": k, "eta": None, "seconds": scale * k * (1 + (s == "ddpm"))}
+            for s, k in zip(df["sampler"], df["steps"], strict=True)]}  # fmt: skip
+        for name in ("quality", "bars"):
+            path = tmp_path / f"{name}_{i}.png"
+            if name == "quality":
+                samplers.plot_quality_time(samplers.with_seconds(df, timing), path, "t")
+            else:
+                samplers.plot_timing(timing, path, "t")
+            with Image.open(path) as im:
+                sizes.add((name, im.size))
+            contents.add(path.read_bytes())
+    assert len(sizes) == 2 and len(contents) == 6
 
 
 def test_table_data_keeps_missing_values_empty():

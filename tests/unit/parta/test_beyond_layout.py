@@ -39,7 +39,14 @@ def test_off_by_default_and_on_with_the_beyond_preset():
     assert len(figures) == 2 * len(names) * len(pairs) + 1  # two cells per pair + the plot
     assert "results/beyond/views/jigsaw/six_nine/jigsaw.png" in figures
     assert beyond.views_files(on, "tables")[-1] == "results/beyond/views/success.json"
-    assert len(beyond.repaint_files(on, "figures")) == 4 * len(on["parta"]["inpaint"])
+    figures = beyond.repaint_files(on, "figures")
+    assert len(figures) == 4 * len(on["parta"]["inpaint"]) + 1  # four cells per image + timing
+    assert figures[-1] == beyond.REPAINT_TIMING_PLOT and "timing" in figures[-1]
+    assert beyond.repaint_files(on, "tables") == [
+        "results/beyond/repaint/table.json",
+        "results/beyond/repaint/cost.json",
+    ]
+    assert str(on["beyond"]["repaint"]["samples"]) in beyond.repaint_cost_title(on)
 
 
 def test_deepfloyd_has_the_logo_and_no_judge():
