@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from _rows import add_rows, machine_text, row
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -42,6 +43,24 @@ def preset(configfile: str | None) -> dict:
     if configfile:
         update_config(config, yaml.safe_load((REPO / configfile).read_text()))
     return validate(config, REPO / "schemas/config.schema.yaml")
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table row of one run (benchmarks/_rows.py): both wall times and choices."""
+    full, cut = d["runs"]["every candidate in full"], d["runs"]["warm-up cutoff"]
+    same = "the same choice" if d["same_choice"] else (
+        f"different choices: {full['choice']} in full, {cut['choice']} with the cutoff")  # fmt: skip
+    return [
+        row(
+            "calibrate job: warm-up cutoff",
+            machine_text(d.get("machine")),
+            "cpu",
+            f"cutoff {cut['cutoff']:g} vs every candidate in full; {d['command']}",
+            f"{cut['seconds']:.0f} vs {full['seconds']:.0f} s",
+            d["speedup"],
+            same,
+        )
+    ]
 
 
 def main(argv=None) -> dict:
@@ -83,6 +102,7 @@ def main(argv=None) -> dict:
     print(f"speedup {result['speedup']}x, same choice: {result['same_choice']} ({model})")
     name = args.name or re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")
     path = REPO / "benchmarks" / "results" / f"calibration_cutoff_{name}.json"
+    add_rows(result, table_rows(result))
     path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(path)
     return result

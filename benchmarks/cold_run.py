@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _rows import add_rows, job_notes, machine_text, row
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -69,6 +71,46 @@ def rule_benchmarks(wd: Path, column: str) -> dict:
         except ValueError:  # "NA": the job ended before the first measurement
             continue
     return out
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table row of a cold run (benchmarks/_rows.py): wall time, the measured
+    layout, the final scores and the slowest / largest jobs."""
+    choice = (d.get("calibration") or {}).get("choice", {})
+    layout = ", ".join(
+        [
+            "training bf16" if choice.get("amp_bf16") else "training fp32",
+            f"{choice.get('threads', '?')} thread(s) per training",
+            "sampling bf16" if choice.get("sample_bf16") else "sampling fp32",
+            f"{choice.get('sample_threads', '?')} thread(s) per sampling job",
+        ]
+    )
+    q = d.get("quality") or {}
+    cc, tc = q.get("class_cond") or {}, q.get("time_cond") or {}
+    notes = [str(d["conditions"])] if d.get("conditions") else []  # e.g. measured under load
+    notes.append(f"{d.get('jobs', '?')} jobs")
+    if isinstance(cc.get("accuracy"), (int, float)):
+        notes.append(
+            f"class_cond at CFG {cc.get('guidance_scale', '?'):g}: {cc['accuracy']:.1%} right, "
+            f"FD ratio {cc.get('fd_ratio', float('nan')):.2f} (n = {cc.get('n')})"
+        )
+    if isinstance(tc.get("confidence"), (int, float)):
+        notes.append(
+            f"time_cond: confidence {tc['confidence']:.2f}, entropy "
+            f"{tc.get('class_entropy', float('nan')):.2f}, FD ratio "
+            f"{tc.get('fd_ratio', float('nan')):.2f} (n = {tc.get('n')})"
+        )
+    notes += job_notes(d)
+    return [
+        row(
+            "pipeline cold run",
+            machine_text(d.get("machine")),
+            "cpu",
+            f"{d.get('command', 'snakemake --cores all')}; {layout}",
+            f"{d['wall_seconds']:.0f} s",
+            note="; ".join(notes),
+        )
+    ]
 
 
 def main(argv=None) -> dict:
@@ -136,6 +178,7 @@ def main(argv=None) -> dict:
     except ImportError:
         pass
     path = REPO / "benchmarks" / "results" / f"cold_run_{name}.json"
+    add_rows(result, table_rows(result))
     path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(f"{path}: {cold:.0f} s on {model}")
     return result

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from _rows import add_rows, row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from fundiff.diffusion.train import TrainConfig, train  # noqa: E402
@@ -34,6 +35,20 @@ def run(cuda_graph: bool, device: torch.device, tmp: Path) -> tuple[list[float],
     hist = train(cfg, images, labels, work, device, False)
     ckpt = torch.load(work / "epoch_003.pt", map_location="cpu", weights_only=True)
     return [h["loss"] for h in hist], ckpt["state_dict"]
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table row of one check (benchmarks/_rows.py): the largest differences."""
+    return [
+        row(
+            "CUDA-graph training step vs eager (correctness)",
+            str(d.get("device", "")),
+            f"torch {d.get('torch', '?')}",
+            f"{d.get('steps', '?')} steps, same seed",
+            f"max |loss diff| {d['max_abs_loss_diff']:.1e}",
+            note=f"max |weight diff| {d.get('max_abs_weight_diff') or 0:.1e}",
+        )
+    ]
 
 
 def main() -> None:
@@ -56,6 +71,7 @@ def main() -> None:
         "first_losses_eager": loss_e[:3],
         "first_losses_graph": loss_g[:3],
     }
+    add_rows(result, table_rows(result))
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from _rows import add_rows, machine_text, row
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -31,6 +32,23 @@ from fundiff.evaluation import classifier, metrics  # noqa: E402
 from fundiff.evaluation import samples as parta_eval  # noqa: E402
 from fundiff.parta.backends import load_backend  # noqa: E402
 from fundiff.parta.backends.mnist import parse_prompt  # noqa: E402
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table row of a sweep (benchmarks/_rows.py): the best setting."""
+    b = d["best"]
+    pairs = ", ".join(f"{k} {v['both']:.0%}" for k, v in (b.get("pairs") or {}).items())
+    return [
+        row(
+            "hybrid images (A1.9) setting sweep",
+            machine_text(d.get("machine")),
+            "cpu",
+            f"best of {len(d.get('settings', []))}: kernel {b.get('kernel_size')}, sigma "
+            f"{b.get('sigma')}, CFG {b.get('guidance_scale')}, stride {b.get('stride')}",
+            f"worst pair {b.get('min_both', 0):.0%} both views",
+            note=f"n = {d.get('n_per_pair')} per pair: {pairs}",
+        )
+    ]
 
 
 def main(argv=None) -> dict:
@@ -88,6 +106,7 @@ def main(argv=None) -> dict:
         "settings": rows,
     }
     path = REPO / "benchmarks" / "results" / f"hybrid_sweep_{args.name}.json"
+    add_rows(out, table_rows(out))
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(
         f"{path}: best {out['best']['kernel_size']}/{out['best']['sigma']}: {rows[0]['min_both']}"

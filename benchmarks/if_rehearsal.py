@@ -63,6 +63,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rows import add_rows, job_notes, machine_text, row  # noqa: E402
 from cold_run import copy_repo, cpu_model, git_describe, rule_benchmarks  # noqa: E402
 from if_unet_step import IF_I_XL  # noqa: E402
 
@@ -482,6 +483,40 @@ def versions() -> dict:
     }
 
 
+def table_rows(d: dict) -> list[dict]:
+    """The report's table row of a rehearsal (benchmarks/_rows.py): total wall time, the UNet
+    sizes, the slowest jobs and the largest peak memory."""
+    params = d.get("parameters") or {}
+    sizes = ", ".join(
+        f"{label} {params[key] / 1e9:.2f} B"
+        for key, label in (("stage1.unet", "IF-I-L"), ("stage2.unet", "IF-II-L"))
+        if isinstance(params.get(key), (int, float)) and params[key]
+    )
+    device = f"{d.get('device', '?')}, {sizes or 'sizes not recorded'}"
+    if d.get("t5_layers"):
+        device += f", T5 width 4096 ({d['t5_layers']} layer(s))"
+    conditions = d.get("conditions") or {}
+    note = conditions.get("note") if isinstance(conditions, dict) else str(conditions)
+    notes = [note] if note else []
+    notes.append(f"{d.get('jobs', '?')} jobs")
+    notes += job_notes(d)
+    if d.get("run_peak_rss_mb_polled"):
+        notes.append(f"all processes at once at most {d['run_peak_rss_mb_polled']:.0f} MB")
+    if isinstance(d.get("gpu_peak_memory_used_mib"), (int, float)):
+        notes.append(f"GPU memory in use at most {d['gpu_peak_memory_used_mib']:.0f} MiB")
+    what = "full preset" if d.get("full_preset") else "CPU overlay"
+    return [
+        row(
+            f"DeepFloyd IF rehearsal, every Part A rule ({what}, random weights)",
+            machine_text(d.get("machine")),
+            device,
+            d.get("command", "snakemake parta_all"),
+            f"{d['wall_seconds']:.0f} s",
+            note="; ".join(notes),
+        )
+    ]
+
+
 def run(dest=DEST, device: str = "cpu", full: bool = False, mem_mb: int = 13000,
         name: str | None = None, keep: str | None = None, conditions: str = "") -> dict:  # fmt: skip
     """The timed Snakemake run (module docstring); writes and returns the result JSON."""
@@ -564,6 +599,7 @@ def run(dest=DEST, device: str = "cpu", full: bool = False, mem_mb: int = 13000,
         )
     where = slug(gpu or model) if device.startswith("cuda") else slug(model)
     out = REPO / "benchmarks" / "results" / f"if_rehearsal_{name or f'{device}_{where}'}.json"
+    add_rows(result, table_rows(result))
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(f"{out}: {wall:.0f} s, {jobs} jobs on {model}")
     return result

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from _rows import add_rows, row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from fundiff.diffusion import ddpm  # noqa: E402
@@ -85,6 +86,23 @@ def timed(fn, repeats: int, device: torch.device) -> float:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table row of one run (benchmarks/_rows.py): batched CFG vs two forwards."""
+    batched, two = d["cfg_batched_step_s"], d["cfg_two_forwards_step_s"]
+    loop = d.get("loop_per_step_s")
+    return [
+        row(
+            f"IF UNet step ({d.get('config', '?')})",
+            str(d.get("device", "")),
+            f"{d.get('dtype', '')}, batch {d.get('batch', '?')}",
+            "CFG batched vs two forwards",
+            f"{1e3 * batched:.1f} vs {1e3 * two:.1f} ms",
+            d.get("speedup_batched_vs_two", two / batched),
+            f"33-step loop {1e3 * loop:.1f} ms/step" if loop else "",
+        )
+    ]
 
 
 def main() -> None:
@@ -165,6 +183,7 @@ def main() -> None:
     }
     if device.type == "cuda":
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    add_rows(result, table_rows(result))
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

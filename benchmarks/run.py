@@ -37,8 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 import torch  # noqa: E402
+from _rows import add_rows, machine_text, row  # noqa: E402
 
-from fundiff.device import bf16_autocast_enabled  # noqa: E402
+from fundiff.device import bf16_autocast_enabled, cpu_model_name  # noqa: E402
 from fundiff.diffusion import ddpm  # noqa: E402
 from fundiff.diffusion.train import (  # noqa: E402
     GraphedTrainStep,
@@ -377,6 +378,77 @@ def _pipeline_run(runs: list) -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- table rows
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table rows of a result of this script (benchmarks/_rows.py): one per
+    training variant, CFG variant, fa24 run and pipeline timing."""
+    machine = machine_text(d.get("machine"))
+    devices = [e.get("device", "") for e in d.get("training", []) + d.get("cfg", [])]
+    m = d.get("machine")
+    if (
+        isinstance(m, dict)
+        and not m.get("cuda")
+        and any(str(x).startswith("cuda") for x in devices)
+    ):  # older results: the GPU's name was recorded only when the CPU was measured too
+        machine = f"CUDA GPU, model not recorded / {machine}"
+    quick = " (quick: tiny sizes)" if d.get("quick") else ""
+    rows = []
+    for tr in d.get("training", []):
+        ips = tr.get("images_per_s", {})
+        dev = f"{tr.get('device', '?')}, D={tr.get('hidden')}, batch {tr.get('batch_size')}"
+        settings = tr.get("ours_settings", {})
+        on = ", ".join(k for k, v in settings.items() if v) or "plain"
+        mode = f"torch.compile mode {tr.get('compile_mode', 'default')}"
+        for variant, label, note in (
+            ("ours", "ours vs naive loop", f"ours: {on}"),
+            ("graph", "ours as one CUDA graph per step vs naive", "partb.cuda_graph"),
+            ("compiled", "ours + torch.compile vs naive", mode),
+            ("compiled_graph", "ours + torch.compile, CUDA graph vs naive", mode),
+        ):
+            key = "ours" if variant == "ours" else f"ours_{variant}"
+            ratio = tr.get(f"speedup_{variant}_vs_naive")
+            if not isinstance(ratio, (int, float)):
+                continue
+            value = f"{ips.get(key, 0):.0f} vs {ips.get('naive', 0):.0f} images/s"
+            rows.append(row("training throughput" + quick, machine, dev, label, value, ratio, note))
+    for cf in d.get("cfg", []):
+        sec = cf.get("seconds_per_eps", {})
+        dev = f"{cf.get('device', '?')}, D={cf.get('hidden')}, {cf.get('batch')} digits"
+        chunked_note = f"{cf.get('speedup_batched_chunked_vs_batched', 0):.2f}x one batched forward"
+        for variant, label, note in (
+            ("batched", "batched vs two forwards",
+             f"max |diff| {cf.get('max_abs_diff', float('nan')):.1e}"),
+            ("batched_chunked", f"batched in chunks of {cf.get('max_rows')} rows vs two forwards",
+             chunked_note),
+        ):  # fmt: skip
+            ratio = cf.get(f"speedup_{variant}_vs_two")
+            if not isinstance(ratio, (int, float)):
+                continue
+            value = f"{1e3 * sec.get(variant, 0):.2f} vs {1e3 * sec.get('two_forwards', 0):.2f} ms"
+            rows.append(row("CFG noise estimate" + quick, machine, dev, label, value, ratio, note))
+    for key in ("fa24_partb", "fa24_partb_compiled"):
+        fa = d.get(key)
+        if not isinstance(fa, dict):
+            continue
+        label = "fa24 Part B trainings" + (" (torch.compile)" if "compiled" in key else "")
+        if "error" in fa:
+            rows.append(row(label, machine, note=f"failed: {str(fa['error'])[:120]}"))
+        elif isinstance(fa.get("total_seconds"), (int, float)):
+            value = f"{fa['total_seconds']:.0f} s for {len(fa.get('models', {}))} models"
+            rows.append(row(label, machine, str(fa.get("device", "")), value=value))
+    pipe = d.get("pipeline") or {}
+    for key, text in (
+        ("cold_seconds", "cold snakemake --cores all"),
+        ("dry_run_seconds", "up-to-date dry run"),
+        ("cold_seconds_train_1_thread", "cold run, trainings at 1 thread each"),
+    ):
+        if isinstance(pipe.get(key), (int, float)):
+            rows.append(row("pipeline (embedded preset)", machine, "", text, f"{pipe[key]:.1f} s"))
+    return rows
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -417,9 +489,12 @@ def main(argv=None) -> dict:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
+            "cpu_model": cpu_model_name(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if len(devices) > 1 else None,
+            "cuda": torch.cuda.get_device_name(0)
+            if any(d.type == "cuda" for d in devices)
+            else None,
         },
         "note": "ratios are measured side by side (interleaved rounds, median); absolute numbers "
         "depend on machine load",
@@ -432,6 +507,7 @@ def main(argv=None) -> dict:
     def save() -> str:
         """Write the results so far (after every section: a killed run keeps what it measured)."""
         result["benchmark_seconds"] = time.perf_counter() - t_start
+        add_rows(result, table_rows(result))
         out_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(result, indent=1)
         tmp = out_dir / f".{result['name']}.json.tmp"

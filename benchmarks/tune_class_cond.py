@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _rows import add_rows, row
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -57,6 +58,24 @@ VARIANTS = {  # most telling first: a run cut short keeps what it finished
     "e20_puncond0.2": {"p_uncond": 0.2},
     "e20_nodecay": {"lr_decay_to": None},
 }
+
+
+def table_rows(d: dict) -> list[dict]:
+    """The report's table rows of a sweep (benchmarks/_rows.py): one per finished setting."""
+    return [
+        row(
+            f"class_cond tuning (CFG {d.get('scale', '?')}, FD of {d.get('n', '?')} digits)",
+            str(d.get("device", "")),
+            f"{v['steps']} steps",
+            k,
+            f"accuracy {v['acc_big_mean']:.3f}, FD ratio {v['fd_ratio_mean']:.2f} "
+            f"+- {v['fd_ratio_std']:.2f}",
+            note=f"FD ratio <= 2 in {100 * v['fd_ratio_le_2']:.0f}% of "
+            f"{sum(len(r['fd_ratio_n']) for r in v['runs'])} draws",
+        )
+        for k, v in d["variants"].items()
+        if all(isinstance(v.get(x), (int, float)) for x in ("acc_big_mean", "fd_ratio_mean"))
+    ]
 
 
 def load_data(path: str | None) -> dict:
@@ -146,9 +165,11 @@ def main(argv=None) -> dict:
             "fd_ratio_le_2": float(np.mean(np.asarray(fr) <= 2.0)),
             "runs": runs,
         }
-        if args.out:
+        if args.out:  # a run cut short keeps what it finished
+            add_rows(result, table_rows(result))
             Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     result["seconds"] = time.perf_counter() - t0
+    add_rows(result, table_rows(result))
     text = json.dumps(result, indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")

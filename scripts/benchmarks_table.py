@@ -1,7 +1,8 @@
 """Rule benchmarks_table: the committed benchmarks/results/*.json as one table for the report.
 
-Files are recognised by their structure (fundiff.report.benchmarks); one that is not recognised is
-skipped with a note in the log and under the table, never an error.
+Each file's "rows" (written by the benchmarks/*.py that measured it) are read as they are
+(fundiff.report.benchmarks); a file without them is skipped with a note naming the fix in the
+log and under the table, never an error.
 """
 
 import pandas as pd
