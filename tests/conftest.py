@@ -1,4 +1,6 @@
-"""Shared fixtures: one tiny end-to-end run per session (helpers live in tests/helpers/)."""
+"""Shared fixtures: one tiny end-to-end run per session (helpers live in tests/helpers/), and the
+test tiers: the README's command runs the default tier; FUNDIFF_TEST_TIER=full (set by .ci/run)
+adds the tests marked ``full`` (docs/testing.md, "Test tiers")."""
 
 from __future__ import annotations
 
@@ -7,7 +9,28 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers.tiers import TIER_VARIABLE, full_tier
 from tests.helpers.workflow import copy_workflow, run_snakemake
+
+
+def pytest_collection_modifyitems(config, items):
+    """Default tier: leave out the tests marked ``full`` (reported in the summary, not skipped)."""
+    if full_tier():
+        return
+    full = [item for item in items if item.get_closest_marker("full")]
+    if full:
+        config.hook.pytest_deselected(items=full)
+        items[:] = [item for item in items if not item.get_closest_marker("full")]
+        config._fundiff_full_left_out = len(full)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    n = getattr(config, "_fundiff_full_left_out", 0)
+    if n:
+        terminalreporter.write_line(
+            f"default tier: {n} full-tier tests not run (deselected); "
+            f"{TIER_VARIABLE}=full runs them, as CI does (docs/testing.md)"
+        )
 
 
 @pytest.fixture(scope="session")

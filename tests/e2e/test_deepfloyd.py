@@ -43,6 +43,7 @@ def if_run(tmp_path_factory, tiny_if_dir):
     return wd
 
 
+@pytest.mark.full  # the tiny IF run: full tier
 def test_every_parta_rule_runs_on_tiny_if(if_run):
     cfg = yaml.safe_load((if_run / "configs/tiny_deepfloyd.yaml").read_text())["parta"]
     r = if_run / "results/parta"
@@ -84,6 +85,7 @@ def test_every_parta_rule_runs_on_tiny_if(if_run):
     assert "IFSuperResolutionPipeline" in read_table(r / "a0/table.json")["params"]["stage2"]
 
 
+@pytest.mark.full  # the tiny IF run: full tier
 def test_parta_metrics_run_on_tiny_if_without_the_classifier(if_run):
     run_snakemake(
         if_run,
@@ -107,6 +109,7 @@ def test_parta_metrics_run_on_tiny_if_without_the_classifier(if_run):
     assert [row[0] for row in inp] == ["cat"] and inp[0][3] < 1e-10  # MSE outside the mask
 
 
+@pytest.mark.full  # the tiny IF run: full tier
 def test_beyond_parta_items_on_tiny_if(if_run):
     """X3 (figures, no judge), X4 (no classifier: no accuracy) and X5, the logo through A0's
     stage I + II, on the tiny IF pipeline (configs/tiny_deepfloyd.yaml's beyond block)."""
@@ -134,6 +137,7 @@ def test_beyond_parta_items_on_tiny_if(if_run):
     assert set(beyond["logo"]["prompts"]) <= set(cache)
 
 
+@pytest.mark.full  # the tiny IF run: full tier
 def test_fetch_models_records_the_local_folders_first(if_run):
     """The tiny preset's models are local folders: checked and recorded as they are (no hub),
     and every Part A job ran after fetch_models (their inputs name its manifest)."""

@@ -19,6 +19,7 @@ import pytest
 
 from fundiff.workflow.deps import closure, module_closure
 from tests.helpers.rules import rule_scripts
+from tests.helpers.tiers import full_tier
 from tests.helpers.workflow import REPO, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.e2e
@@ -281,6 +282,19 @@ def test_source_edit_reruns_exactly_its_dependents(done, path, how, expected):
 
 # ------------------------------------------------------------ every library module, computed
 LIBRARY = sorted(str(f.relative_to(REPO)) for f in (REPO / "src/fundiff").rglob("*.py"))
+# The default tier edits a sample that spans every package, the module every rule imports and the
+# run-time backend; the full tier (tests/helpers/tiers.py) edits every module.
+SAMPLE = [
+    "src/fundiff/workflow/runner.py",
+    "src/fundiff/diffusion/ddpm.py",
+    "src/fundiff/diffusion/calibration.py",
+    "src/fundiff/parta/loops.py",
+    "src/fundiff/parta/backends/mnist.py",
+    "src/fundiff/evaluation/metrics.py",
+    "src/fundiff/report/render.py",
+    "src/fundiff/plotting.py",
+]
+EDITED = LIBRARY if full_tier() else [m for m in LIBRARY if m in SAMPLE]
 BACKEND = "fundiff.parta.backends.mnist"  # the tiny preset's Part A backend (loaded by name)
 
 
@@ -349,17 +363,21 @@ def library_plans(done, dag_rules, tmp_path_factory) -> dict[str, tuple]:
         second = tmp_path_factory.mktemp("incremental_2") / "wf"
         shutil.copytree(done, second, symlinks=True)
         copies.append(second)
-    edited = _in_parallel(copies, LIBRARY, _edited_dry_run)
-    expected = {m: frozenset(importers(done, m) & dag_rules) for m in LIBRARY}
+    edited = _in_parallel(copies, EDITED, _edited_dry_run)
+    expected = {m: frozenset(importers(done, m) & dag_rules) for m in EDITED}
     forced = _in_parallel(
         copies,
         sorted(set(expected.values()), key=sorted),
         lambda wd, rules: dry_run(wd, "--forcerun", *sorted(rules)) if rules else {},
     )
-    return {m: (edited[m], set(expected[m]), forced[expected[m]]) for m in LIBRARY}
+    return {m: (edited[m], set(expected[m]), forced[expected[m]]) for m in EDITED}
 
 
-@pytest.mark.parametrize("module", LIBRARY)
+def test_the_default_tiers_sample_is_in_the_library():
+    assert set(SAMPLE) <= set(LIBRARY), set(SAMPLE) - set(LIBRARY)
+
+
+@pytest.mark.parametrize("module", EDITED)
 def test_library_edit_reruns_the_rules_whose_scripts_import_it(library_plans, module):
     """Appending a comment to a library module reruns exactly the rules whose scripts import it
     (directly or through other modules) and what depends on their outputs: the same jobs as

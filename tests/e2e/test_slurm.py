@@ -21,7 +21,7 @@ from tests.helpers.dryrun import merged_config
 from tests.helpers.slurm_cluster import GPU_PARTITION, PARTITION, SlurmCluster, unavailable_reason
 from tests.helpers.workflow import copy_workflow, run_snakemake
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.full]  # a whole Slurm run: the full tier (CI)
 
 # Rules that declare `gpu=gpus()` (model rules of Parts A and B and the evaluation) ...
 GPU_RULES = {
