@@ -1,26 +1,23 @@
 # Helpers for every rules/*.smk file (config validation, target lists, a few input functions).
 # Rule params come from the library (fundiff.diffusion.settings, torch-free), section ids and
 # titles from the section registry (fundiff.report.sections).
-import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from fundiff.config import ConfigError, check_duplicate_keys, validate  # noqa: E402
-from fundiff.config import parta_backend_label, spec_preset_notes  # noqa: E402
+from fundiff.config import ConfigError, parta_backend_label, spec_preset_notes  # noqa: E402
 from fundiff.diffusion import settings  # noqa: E402
 from fundiff.diffusion.settings import CONDITIONED, MODELS  # noqa: E402
-from fundiff.parta.images import ImageError, check_images  # noqa: E402
+from fundiff.parta.images import ImageError  # noqa: E402
 from fundiff.report.sections import figure_section, report_subcategory  # noqa: E402
 from fundiff.workflow import resources  # noqa: E402
+from fundiff.workflow.checks import check_config  # noqa: E402
 from fundiff.workflow.deps import closure, module_closure  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas/config.schema.yaml"
-try:
-    check_duplicate_keys(workflow.configfiles)  # config.yaml and every --configfile
-    validate(config, SCHEMA)
-    check_images(config, ".")  # sources and mask files, relative to the working directory
+try:  # image sources and mask files are relative to the working directory
+    check_config(workflow.configfiles, config, SCHEMA, ".")
 except (ConfigError, ImageError) as e:
     raise WorkflowError(f"config error: {e}") from None
 
