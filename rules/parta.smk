@@ -81,9 +81,17 @@ rule parta_a0:
 
 
 rule parta_forward:
-    """A1.1: the test image noised to each configured t (A1.2, A1.3: the same rule, below)."""
+    """A1.1: the test image noised to each configured t (A1.2, A1.3: the same rule, below).
+    A1.1 and A1.2 never call the model: the backend reads only its schedule and image shape
+    (mnist: the checkpoint's configs, deepfloyd: the fetched configs), so they run on the CPU
+    and take neither the prompt cache nor the measured sampling precision."""
     input:
-        unpack(pa_inputs(lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False))),
+        unpack(
+            lambda w: {
+                **{k: v for k, v in pa_model_inputs().items() if k in ("model", "models")},
+                **PA.image_inputs(PARTA["forward"]["image"], mask=False),
+            }
+        ),
         lib=script_lib("parta_noisy"),
     output:
         cells=parta_report_cells("a1_1"),
@@ -97,9 +105,9 @@ rule parta_forward:
         "../envs/fundiff.yaml"
     threads: 1
     resources:
-        **sized("parta_forward", gpu=True),
+        **sized("parta_forward"),
     params:
-        **PA.model_params(guidance=False),
+        **PA.model_params(guidance=False) | {"device": "cpu"},  # A1.3 below: the model's
         **PA.forward_image(),
         section="A1.1",
         title=PA.title("a1_1"),
@@ -124,8 +132,12 @@ use rule parta_forward as parta_blur with:
         blur=PARTA["blur"],
 
 
-# A1.3: one-step denoising of the noisy test images with the pretrained UNet.
+# A1.3: one-step denoising of the noisy test images with the pretrained UNet (its inputs,
+# GPU and device, where A1.1 and A1.2 have none).
 use rule parta_forward as parta_one_step with:
+    input:
+        unpack(pa_inputs(lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False))),
+        lib=script_lib("parta_noisy"),
     output:
         cells=parta_report_cells("a1_3"),
         table=f"{PA_DIR}/a1_3/table.json",
@@ -134,7 +146,10 @@ use rule parta_forward as parta_one_step with:
         "logs/parta/a1_3.log",
     benchmark:
         "benchmarks/rules/parta_a1_3.tsv"
+    resources:
+        **sized("parta_forward", gpu=True),
     params:
+        device=config["device"],
         section="A1.3",
         title=PA.title("a1_3"),
 

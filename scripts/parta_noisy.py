@@ -20,7 +20,7 @@ def main(smk, log):
     x_0 = load_image(backend, smk.input.image, p.invert, p.resize)
     table = Table(backend, Path(smk.output.table).parent, p.upscale)
     name = p.image_name
-    cond = backend.encode([p.null_prompt])
+    cond = backend.encode([p.null_prompt]) if section == "A1.3" else None  # A1.1/2: no model
     noisy, results = [], []
     for t in p.t:
         x_t = loops.forward(backend, x_0, t, loops.generator(offset_seed(p.seed, "noisy", t)))

@@ -27,14 +27,19 @@ from fundiff.seeds import derived_seed
 
 
 def backend_from_rule(smk) -> Backend:
-    """The backend named in ``params.backend``, on ``params.device``, with the rule's inputs."""
+    """The backend named in ``params.backend``, on ``params.device``, with the rule's inputs.
+
+    The backends load their model on first use, so a rule that never calls it (forward
+    noising, the blur baseline) may leave out the model inputs it does not read: deepfloyd's
+    ``prompt_embeds`` (needed only to encode prompts), mnist's ``calibration`` (fp32 then)."""
     setup_torch(smk.threads)
     device = resolve_device(smk.params.device)
     cfg = dict(smk.params.backend)
     if cfg.get("name") == "mnist":  # the measured sampling precision (calibration rule)
         cfg["bf16"] = calibrated(getattr(smk.input, "calibration", None), "sample_bf16")
     if cfg.get("name") == "deepfloyd":
-        return load_backend(cfg, device, prompt_embeds=smk.input.prompt_embeds)
+        embeds = getattr(smk.input, "prompt_embeds", None)
+        return load_backend(cfg, device, prompt_embeds=embeds)
     return load_backend(cfg, device, checkpoint=cfg.get("checkpoint"))
 
 

@@ -81,4 +81,51 @@ def test_mnist_a0_is_n_model_calls_ending_at_t0_without_noise(tmp_path, n):
     assert up is None
 
 
+def test_mnist_backend_builds_its_unet_on_first_use(tmp_path, monkeypatch):
+    """Forward noising and the blur baseline need only the schedule and the image shape (both
+    from the checkpoint's configs): the UNet is built at the first model call, once, and then
+    predicts as the trained model does."""
+    from fundiff.parta.backends import mnist
+
+    ckpt = tmp_path / "epoch_001.pt"
+    tiny_class_checkpoint(ckpt)
+    built, real = [], mnist.load_model
+    monkeypatch.setattr(mnist, "load_model", lambda *a, **k: built.append(a) or real(*a, **k))
+    b = load_backend({"name": "mnist"}, "cpu", checkpoint=str(ckpt))
+    x_0 = b.to_model(torch.rand(1, b.channels, b.image_size, b.image_size))
+    x_t = loops.forward(b, x_0, 150, torch.Generator().manual_seed(0))
+    loops.blur_denoise(x_t, 5, 2.0)
+    assert built == [] and b.loaded == {"model": False}
+    cond = b.encode(["3"])
+    eps, _ = b.predict(x_t, 150, cond)
+    b.predict(x_t, 100, cond)
+    assert len(built) == 1 and b.loaded == {"model": True}
+    model = real(ckpt)
+    with torch.no_grad():
+        ref = model(x_t, torch.full((1,), 150 / b.schedule.num_timesteps), cond)
+    torch.testing.assert_close(eps, ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad", ["garbage", "not_fundiff", "unconditional"])
+def test_mnist_backend_rejects_a_bad_checkpoint_when_built(tmp_path, bad):
+    """Checked when the backend is built, before any model is: one line each."""
+    from fundiff.errors import CheckpointError
+    from fundiff.io import torch_save
+
+    ckpt = tmp_path / "epoch_001.pt"
+    if bad == "garbage":
+        ckpt.write_bytes(b"not a checkpoint")
+    elif bad == "not_fundiff":
+        torch_save({"weights": torch.zeros(1)}, ckpt)
+    else:
+        tiny_class_checkpoint(ckpt)
+        state = torch.load(ckpt, weights_only=True)
+        state["model_config"]["num_classes"] = 0
+        torch_save(state, ckpt)
+    with pytest.raises(CheckpointError) as e:
+        load_backend({"name": "mnist"}, "cpu", checkpoint=str(ckpt))
+    msg = str(e.value)
+    assert "\n" not in msg and str(ckpt) in msg
+
+
 # ------------------------------------------------------------------ images

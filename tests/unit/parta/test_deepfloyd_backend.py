@@ -1,20 +1,28 @@
 """The DeepFloyd backend on the tiny offline IF pipeline: A0 is the spec's call (diffusers'
-IFPipeline + IFSuperResolutionPipeline, called directly here as the oracle), and the version
-floors in pyproject cover the from_pretrained keywords the backend passes."""
+IFPipeline + IFSuperResolutionPipeline, called directly here as the oracle), the models load only
+where a step calls them, and the version floors in pyproject cover the from_pretrained keywords
+the backend passes."""
 
 from __future__ import annotations
 
+import logging
+import runpy
 import tomllib
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from fundiff.errors import AccessError
+from fundiff.diffusion.ddpm import Schedule
+from fundiff.errors import AccessError, PromptError
 from fundiff.parta import loops
 from fundiff.parta.backends import deepfloyd, load_backend
 from fundiff.seeds import offset_seed
+from fundiff.workflow import runner
 from tests.helpers import tiny_if
 from tests.helpers.workflow import REPO
 
@@ -73,6 +81,121 @@ def test_a0_equals_diffusers_if_pipelines(tiny, steps):
     torch.testing.assert_close(x, ref1, rtol=0, atol=1e-5)
     torch.testing.assert_close(up, ref2, rtol=0, atol=1e-5)
     assert x.abs().max() <= 1.0  # the scheduler's dynamic thresholding bounds x0 at t = 0
+
+
+@pytest.fixture
+def pretrained_calls(monkeypatch):
+    """The classes the backend calls ``from_pretrained`` on (weights loaded), in order."""
+    calls, real = [], deepfloyd.from_pretrained
+
+    def spy(cls, src, **extra):
+        calls.append(cls.__name__)
+        return real(cls, src, **extra)
+
+    monkeypatch.setattr(deepfloyd, "from_pretrained", spy)
+    return calls
+
+
+def test_schedule_and_shape_come_from_the_configs_without_loading_a_model(tiny, pretrained_calls):
+    """Built, the backend has stage I's schedule, image size, channels and variance type (equal
+    to the loaded pipeline's) and no model; the first UNet call loads stage I, once, and stage II
+    loads when asked for (A0's upsampling)."""
+    from diffusers import IFPipeline
+
+    root, config, embeds = tiny
+    backend = load_backend(config, "cpu", prompt_embeds=str(embeds))
+    assert pretrained_calls == [] and not any(backend.loaded.values())
+    pipe = IFPipeline.from_pretrained(root / "stage1", text_encoder=None, **NONE)
+    schedule = Schedule.from_alphas_cumprod(pipe.scheduler.alphas_cumprod)
+    assert torch.equal(backend.scheduler.alphas_cumprod, pipe.scheduler.alphas_cumprod)
+    assert torch.equal(backend.schedule.betas, schedule.betas)
+    unet = pipe.unet.config
+    assert (backend.image_size, backend.channels) == (unet.sample_size, unet.in_channels) == (32, 3)
+    assert backend.variance_type == "learned_range" and unet.out_channels == 6
+
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    eps, var = backend.predict(x, 500, backend.encode(["a rocket ship"]))
+    assert backend.loaded == {"stage1": True, "stage2": False, "embeds": True}
+    backend.predict(x, 400, backend.uncond(1))
+    assert pretrained_calls == ["IFPipeline"]
+    ref = pipe.unet(x, 500, encoder_hidden_states=backend.encode(["a rocket ship"]))[0]
+    torch.testing.assert_close(torch.cat([eps, var], dim=1), ref, rtol=0, atol=0)
+    backend.stage2()
+    assert backend.loaded["stage2"]
+    assert pretrained_calls == ["IFPipeline", "IFSuperResolutionPipeline"]
+
+
+def _noisy_rule(tmp_path, config, section, **inputs):
+    """The params and inputs rules/parta.smk gives scripts/parta_noisy.py for ``section``."""
+    from PIL import Image
+
+    png = tmp_path / "test.png"
+    if not png.exists():
+        gen = torch.Generator().manual_seed(0)
+        pixels = torch.randint(0, 256, (40, 48, 3), dtype=torch.uint8, generator=gen)
+        Image.fromarray(pixels.numpy()).save(png)
+    table = tmp_path / section / "table.json"
+    return SimpleNamespace(
+        threads=1,
+        params=SimpleNamespace(
+            backend=dict(config),
+            device="cpu",
+            seed=180,
+            null_prompt="",
+            upscale=1,
+            image_name="test",
+            invert="auto",
+            resize="crop",
+            section=section,
+            title=section,
+            t=[250, 500, 750],
+            blur={"kernel_size": 5, "sigma": 2.0},
+        ),
+        input=SimpleNamespace(image=str(png), **inputs),
+        output=SimpleNamespace(table=str(table)),
+        log=[],
+    )
+
+
+def _run_noisy(monkeypatch, smk) -> dict:
+    monkeypatch.setattr(runner, "setup_logging", lambda path: logging.getLogger("test"))
+    runpy.run_path(str(REPO / "scripts/parta_noisy.py"), init_globals={"snakemake": smk})
+    with np.load(Path(smk.output.table).with_suffix(".npz")) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_forward_and_blur_rules_load_no_model(
+    tiny, tmp_path, monkeypatch, pretrained_calls, restore_torch
+):
+    """scripts/parta_noisy.py as rules parta_forward and parta_blur run it (no prompt cache among
+    their inputs) never loads the stage-I UNet; as parta_one_step it does, and its noisy row is
+    the very x_t of the other two."""
+    _, config, embeds = tiny
+    monkeypatch.chdir(tmp_path)
+    forward = _run_noisy(monkeypatch, _noisy_rule(tmp_path, config, "A1.1"))
+    blur = _run_noisy(monkeypatch, _noisy_rule(tmp_path, config, "A1.2"))
+    assert pretrained_calls == []
+    one_step = _run_noisy(
+        monkeypatch, _noisy_rule(tmp_path, config, "A1.3", prompt_embeds=str(embeds))
+    )
+    assert pretrained_calls == ["IFPipeline"]
+    noisy = [k for k in forward if k.startswith("noisy")]
+    assert len(noisy) == 6  # three t, each uint8 and float
+    for k in noisy:
+        np.testing.assert_array_equal(forward[k], blur[k])
+        np.testing.assert_array_equal(forward[k], one_step[k])
+    assert any(k.startswith("blur") for k in blur) and any(
+        k.startswith("one_step") for k in one_step
+    )
+
+
+def test_a_step_that_encodes_without_the_prompt_cache_is_one_line(tiny):
+    _, config, _ = tiny
+    backend = load_backend(config, "cpu")
+    with pytest.raises(PromptError) as e:
+        backend.encode([""])
+    msg = str(e.value)
+    assert "\n" not in msg and "prompt_embeds" in msg and "encode_prompts" in msg
 
 
 def _floors() -> dict[str, Version | None]:

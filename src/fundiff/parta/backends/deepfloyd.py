@@ -11,9 +11,12 @@ both given the cached embeddings ("" as the negative prompt), a seeded generator
 ``output_type="pt"``; the pipelines' schedulers apply IF's dynamic thresholding. Every other
 section runs our own loops (:mod:`fundiff.parta.loops`) on the stage-I UNet.
 
-Sizes are read from the model (``unet.config.sample_size``, ``in_channels``, ``out_channels``)
-and the schedule from ``scheduler.alphas_cumprod``. With ``out_channels == 2 * in_channels``
-the last channels are the learned-range variance v in [-1, 1].
+Sizes are read from the model's config (``unet/config.json``: ``sample_size``, ``in_channels``,
+``out_channels``) and the schedule from its scheduler's ``alphas_cumprod``, without loading any
+weights; the stage-I pipeline (its UNet), the prompt cache and stage II are loaded on first use,
+so the steps that never call the model (forward noising, the blur baseline) load none of them.
+With ``out_channels == 2 * in_channels`` the last channels are the learned-range variance v in
+[-1, 1].
 
 The models come from the manifest of the ``fetch_models`` rule (``config["models"]``, see
 :mod:`fundiff.parta.backends.hub`): local folders loaded with ``local_files_only``, in the
@@ -27,6 +30,7 @@ environment is never printed.
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -137,36 +141,88 @@ def encode_prompts(config: dict, prompts: list[str], path, device: torch.device)
     return cache
 
 
+def stage1_configs(src: Source):
+    """(scheduler, UNet config) of stage I from its config files alone: the scheduler class
+    model_index.json names, built from its scheduler_config.json (the same alphas_cumprod as
+    the pipeline's), and unet/config.json. Reads no weights."""
+    from diffusers import DiffusionPipeline, UNet2DConditionModel
+
+    hub = {"local_files_only": src.kw["local_files_only"]}
+    try:
+        index = DiffusionPipeline.load_config(src.path, **hub)
+        library, name = index["scheduler"]
+        cls = getattr(importlib.import_module(library), name)
+        scheduler = cls.from_config(cls.load_config(src.path, subfolder="scheduler", **hub))
+        unet = UNet2DConditionModel.load_config(src.path, subfolder="unet", **hub)
+    except Exception as e:
+        if hub_failure(e):
+            raise access_error(src.name, e, src.key) from None
+        raise
+    return scheduler, unet
+
+
 class DeepFloydBackend:
+    """Stage I's schedule and image shape are read from its config files when the backend is
+    built; the UNet (the whole stage-I pipeline), the prompt cache and stage II are loaded on
+    first use, so a step that never calls the model (A1.1 forward noising, A1.2 blur) loads
+    none of them and needs neither a GPU nor ``prompt_embeds``."""
+
     name = "deepfloyd"
     has_stage2 = True
 
-    def __init__(self, config: dict, prompt_embeds: str | Path, device: torch.device):
+    def __init__(self, config: dict, prompt_embeds: str | Path | None, device: torch.device):
         _require()
-        from diffusers import IFPipeline
-
         self.config, self.device = config, torch.device(device)
-        src = source(config, "stage1", self.device)
-        self.dtype = src.kw["dtype"]
-        pipe = from_pretrained(IFPipeline, src, text_encoder=None, **_NO_EXTRAS)
-        pipe.set_progress_bar_config(**bar_options("DeepFloyd stage I"))
-        self.stage1 = pipe.to(self.device)
-        self.unet = pipe.unet.eval()
-        self.scheduler = pipe.scheduler
+        self.src = source(config, "stage1", self.device)
+        self.dtype = self.src.kw["dtype"]
+        self.scheduler, unet_config = stage1_configs(self.src)
         self.schedule = Schedule.from_alphas_cumprod(self.scheduler.alphas_cumprod)
-        self.image_size = int(self.unet.config.sample_size)
-        self.channels = int(self.unet.config.in_channels)
-        learned = self.unet.config.out_channels == 2 * self.channels
+        self.image_size = int(unet_config["sample_size"])
+        self.channels = int(unet_config["in_channels"])
+        learned = unet_config["out_channels"] == 2 * self.channels
         self.variance_type = "learned_range" if learned else "fixed_small"
-        self.embeds_path = Path(prompt_embeds)
-        try:
-            self.embeds = torch.load(self.embeds_path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise CheckpointError(
-                f"{self.embeds_path}: unreadable prompt cache ({type(e).__name__}); delete it and "
-                "rerun (the encode_prompts rule rebuilds it)"
-            ) from None
-        self._stage2 = None
+        self.embeds_path = None if prompt_embeds is None else Path(prompt_embeds)
+        self._embeds = self._stage1 = self._stage2 = None
+
+    @property
+    def loaded(self) -> dict[str, bool]:
+        """Which of the lazily loaded parts are in memory (stage1 holds the UNet)."""
+        parts = {"stage1": self._stage1, "stage2": self._stage2, "embeds": self._embeds}
+        return {k: v is not None for k, v in parts.items()}
+
+    @property
+    def stage1(self):
+        """Stage I's ``IFPipeline`` (without T5), loaded on first use."""
+        if self._stage1 is None:
+            from diffusers import IFPipeline
+
+            pipe = from_pretrained(IFPipeline, self.src, text_encoder=None, **_NO_EXTRAS)
+            pipe.set_progress_bar_config(**bar_options("DeepFloyd stage I"))
+            pipe.unet.eval()
+            self._stage1 = pipe.to(self.device)
+        return self._stage1
+
+    @property
+    def unet(self):
+        return self.stage1.unet
+
+    @property
+    def embeds(self) -> dict:
+        """The ``{prompt: embedding}`` cache of the encode_prompts rule, read on first use."""
+        if self._embeds is None:
+            if self.embeds_path is None:
+                raise PromptError(
+                    "this step encodes prompts but was given no prompt cache; its rule needs "
+                    "the input prompt_embeds (written by the encode_prompts rule)"
+                )
+            try:
+                self._embeds = torch.load(self.embeds_path, map_location="cpu", weights_only=True)
+            except Exception as e:
+                raise CheckpointError(
+                    f"{self.embeds_path}: unreadable prompt cache ({type(e).__name__}); delete "
+                    "it and rerun (the encode_prompts rule rebuilds it)"
+                ) from None
+        return self._embeds
 
     def to_model(self, x01: torch.Tensor) -> torch.Tensor:
         """[0, 1] -> [-1, 1] (spec: Normalize(0.5, 0.5))."""
@@ -237,6 +293,7 @@ class DeepFloydBackend:
         return out.float()
 
 
-def load(config: dict, device: torch.device, prompt_embeds) -> DeepFloydBackend:
-    """The backend for ``load_backend``: model ids / folders from ``config``, cached embeddings."""
+def load(config: dict, device: torch.device, prompt_embeds=None) -> DeepFloydBackend:
+    """The backend for ``load_backend``: model ids / folders from ``config``, cached embeddings
+    (None for the steps that encode no prompt)."""
     return DeepFloydBackend(config, prompt_embeds, device)

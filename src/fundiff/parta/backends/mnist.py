@@ -8,7 +8,8 @@ also mapped to unconditional. Anything else is a ValueError listing the accepted
 The model was trained on images in [0, 1] (spec B: ToTensor, no rescale), with the linear
 schedule stored in its checkpoint; it predicts eps only, so sampling uses "fixed_large"
 variance (sigma_t^2 = beta_t, spec Algorithm B.2). A0 is our own CFG loop (there is no
-pipeline to call); there is no stage II.
+pipeline to call); there is no stage II. The schedule and shape come from the checkpoint's
+configs; the UNet is built on first use.
 """
 
 from __future__ import annotations
@@ -17,12 +18,27 @@ from pathlib import Path
 
 import torch
 
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.diffusion.ddpm import Schedule
-from fundiff.diffusion.train import load_model
 from fundiff.diffusion.unet import forward_chunked
 from fundiff.errors import CheckpointError
 from fundiff.parta import loops
 from fundiff.parta.prompts import parse_prompt
+
+
+def read_checkpoint(path: Path) -> dict:
+    """An epoch checkpoint's contents on the CPU (its configs), one line when unreadable; the
+    weights become a model only in :func:`fundiff.diffusion.train.load_model`."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and rerun the "
+            "training rule"
+        ) from None
+    if not isinstance(ckpt, dict) or not {"config", "model_config"} <= ckpt.keys():
+        raise CheckpointError(f"{path}: not a fundiff checkpoint (no config/model_config)")
+    return ckpt
 
 
 class MnistBackend:
@@ -31,15 +47,28 @@ class MnistBackend:
     has_stage2 = False
 
     def __init__(self, checkpoint: str | Path, device: torch.device, bf16: bool = False):
-        self.device = torch.device(device)
+        self.checkpoint, self.device = Path(checkpoint), torch.device(device)
         self.bf16 = bf16  # UNet under bf16 autocast (the calibration rule measured it faster)
-        self.model = load_model(checkpoint, self.device)
-        if not self.model.num_classes:
+        ckpt = read_checkpoint(self.checkpoint)
+        if not ckpt["model_config"].get("num_classes"):
             raise CheckpointError(f"{checkpoint}: Part A needs the class-conditioned model")
-        cfg = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"]
+        cfg = ckpt["config"]
         self.schedule = Schedule.linear(cfg["beta_start"], cfg["beta_end"], cfg["num_timesteps"])
-        self.channels = self.model.in_channels
+        self.channels = int(ckpt["model_config"]["in_channels"])
         self.image_size = 28  # the spec UNet's Flatten (AvgPool 7) fixes 28 x 28 inputs
+        self._model = None
+
+    @property
+    def loaded(self) -> dict[str, bool]:
+        return {"model": self._model is not None}
+
+    @property
+    def model(self):
+        """The UNet, built from the checkpoint on first use (forward noising and the blur
+        baseline need only the schedule and the image shape)."""
+        if self._model is None:
+            self._model = load_model(self.checkpoint, self.device)
+        return self._model
 
     def to_model(self, x01: torch.Tensor) -> torch.Tensor:
         return x01.to(self.device)
