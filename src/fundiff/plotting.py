@@ -1,23 +1,35 @@
 """Figures: image grids (torchvision make_grid), labelled panels and loss curves (matplotlib),
-sampling GIFs (imageio). Every writer is atomic and byte-deterministic for identical inputs."""
+sampling GIFs (imageio). Every writer is atomic and byte-deterministic for identical inputs.
+
+matplotlib and torchvision are imported by the functions that draw with them (:func:`pyplot`,
+:func:`grid`): every job imports this module, most only to save PNG cells."""
 
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Sequence
 
-import matplotlib
+import imageio.v3 as iio
+import numpy as np
+import torch
+from PIL import Image
 
-matplotlib.use("Agg")
-import imageio.v3 as iio  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from fundiff.io import atomic_path, write_bytes  # noqa: E402
+from fundiff.io import atomic_path, write_bytes
 
 _PNG_META = {"Software": None}  # no version string: same bytes across matplotlib versions
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display), imported on first use.
+    A pyplot that some other code imported first keeps its backend."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def to_uint8_image(x: torch.Tensor, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
@@ -60,7 +72,7 @@ def save_fig(fig, path, tight: bool = True) -> None:
     buf = io.BytesIO()
     bbox = "tight" if tight else None
     fig.savefig(buf, format="png", dpi=110, bbox_inches=bbox, metadata=_PNG_META)
-    plt.close(fig)
+    pyplot().close(fig)
     write_bytes(path, buf.getvalue())
 
 
@@ -74,7 +86,7 @@ def save_panel(
 ) -> None:
     """A labelled table of images (rows x cols), e.g. noisy/denoised digits per sigma."""
     nr, nc = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(nr, nc, figsize=(cell * nc, cell * nr), squeeze=False)
+    fig, axes = pyplot().subplots(nr, nc, figsize=(cell * nc, cell * nr), squeeze=False)
     for i, row in enumerate(rows):
         for j in range(nc):
             ax = axes[i][j]
@@ -97,7 +109,7 @@ def save_loss_curve(history: Sequence[dict], path, title: str, smooth: int = 0) 
     """Per-step training loss on a log scale (optionally with a moving average)."""
     steps = np.array([h["step"] for h in history])
     loss = np.array([h["loss"] for h in history])
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = pyplot().subplots(figsize=(6, 3.6))
     ax.plot(steps, loss, lw=0.6, alpha=0.5 if smooth else 1.0, label="per step")
     if smooth and len(loss) > smooth:
         k = np.ones(smooth) / smooth

@@ -1,6 +1,7 @@
 """fundiff.workflow.script: the Part A scripts' glue (backend from rule params, cells, tables)."""
 
 import json
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -201,14 +202,41 @@ def test_table_parts_merge_in_order(tmp_path, monkeypatch):
         np.testing.assert_allclose(z["b_img__i0_float"], np.full((3, 4, 4), 0.5, np.float32))
 
 
+LAZY = ("torchvision", "torch._dynamo", "matplotlib", "diffusers", "transformers", "scipy")
+
+
 def test_the_scripts_common_imports_leave_torchvision_out():
     """Every job imports the scripts' glue; torchvision (about 2 s of start-up per job: it
-    loads its models, ops and torch._dynamo) is imported only by the functions that use it."""
+    loads its models, ops and torch._dynamo), matplotlib (pyplot: its fonts and axes), diffusers
+    and transformers are imported only by the functions that use them, and a Part A backend
+    module imports them only when it loads a model."""
     code = (
         "import sys\n"
         "import fundiff.workflow.runner, fundiff.workflow.script, fundiff.report.render\n"
         "import fundiff.evaluation.metrics, fundiff.parta.loops, fundiff.plotting\n"
-        "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))"
+        "import fundiff.parta.images, fundiff.parta.backends.mnist\n"
+        "import fundiff.parta.backends.deepfloyd\n"
+        f"print(sorted(m for m in {LAZY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_pyplot_is_imported_on_first_drawing_on_agg(tmp_path):
+    """plotting imports pyplot when a figure is drawn (not to save a PNG cell), on Agg."""
+    code = (
+        "import sys\n"
+        "import torch\n"
+        "from fundiff import plotting\n"
+        f"plotting.save_image(torch.zeros(1, 2, 2), {str(tmp_path / 'a.png')!r})\n"
+        "print('matplotlib.pyplot' in sys.modules)\n"
+        f"plotting.save_loss_curve([{{'step': 1, 'loss': 1.0}}], {str(tmp_path / 'b.png')!r}, 't')\n"
+        "import matplotlib\n"
+        "print('matplotlib.pyplot' in sys.modules, matplotlib.get_backend().lower())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["False", "True", "agg"]
+    assert (tmp_path / "b.png").is_file()
