@@ -11,11 +11,13 @@ Prints JSON with the report's table row (benchmarks/_rows.py) and writes it with
 test: the numbers depend on the machine and its load.
 
     python benchmarks/dryrun_overhead.py [--workdir FINISHED_COPY] [--configfile FILE]
-        [--reps 7] [--cores N] [--out FILE]
+        [--target FILE_OR_RULE ...] [--reps 7] [--cores N] [--out FILE]
 
 Without --workdir, the preset (--configfile, default configs/tiny.yaml; "" for the default
 config.yaml alone) is first run once in a temporary copy with --cores N (default all): a few
 minutes for the tiny preset. With --workdir, that copy must have finished that preset.
+--target dry-runs (and first runs) only those targets instead of rule all: the same parse, a
+smaller DAG (e.g. ``--target results/data/mnist.pt`` checks the script in seconds).
 """
 
 from __future__ import annotations
@@ -66,14 +68,14 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return dt, usage.ru_maxrss / 1024  # Linux: KiB
 
 
-def preset_args(configfile: str) -> list[str]:
-    return ["--configfile", configfile] if configfile else []
+def preset_args(configfile: str, targets: list[str]) -> list[str]:
+    return [*targets, *(["--configfile", configfile] if configfile else [])]
 
 
-def finished_copy(tmp: Path, configfile: str, cores: str) -> Path:
+def finished_copy(tmp: Path, configfile: str, targets: list[str], cores: str) -> Path:
     wd = copy_workflow(tmp / "workflow")
     print(f"running {configfile or 'config.yaml'} once in {wd}", file=sys.stderr, flush=True)
-    sh([*SNAKEMAKE, "--cores", cores, *preset_args(configfile)], wd, timeout=None)
+    sh([*SNAKEMAKE, "--cores", cores, *preset_args(configfile, targets)], wd, timeout=None)
     return wd
 
 
@@ -104,9 +106,10 @@ def table_rows(d: dict) -> list[dict]:
             f"peak memory {d['workflow_peak_mib']:.0f} vs {d['baseline_peak_mib']:.0f} MiB "
             f"(target <= {d['target_peak_mib']})"
         )
+    what = " ".join([f"{d.get('preset', 'tiny')} preset", *d.get("targets", [])])
     return [
         row(
-            f"dry-run overhead ({d.get('preset', 'tiny')} preset)",
+            f"dry-run overhead ({what})",
             machine_text(d.get("machine")),
             "",
             "workflow -n vs one-rule Snakefile -n",
@@ -121,6 +124,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, help="a copy of the workflow that finished the preset")
     ap.add_argument("--configfile", default="configs/tiny.yaml", help='the preset ("": default)')
+    ap.add_argument("--target", nargs="*", default=[], help="instead of rule all")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--cores", default="all", help="for the preset's run without --workdir")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
@@ -134,13 +138,13 @@ def main(argv=None) -> dict:
         wd = (
             args.workdir.resolve()
             if args.workdir
-            else finished_copy(tmp, args.configfile, args.cores)
+            else finished_copy(tmp, args.configfile, args.target, args.cores)
         )
         base = tmp / "baseline"
         base.mkdir()
         (base / "Snakefile").write_text(ONE_RULE)
         sh([*SNAKEMAKE, "--cores", "1", "--workflow-profile", "none"], base)
-        wf_cmd = [*SNAKEMAKE, "-n", "--cores", "1", *preset_args(args.configfile)]
+        wf_cmd = [*SNAKEMAKE, "-n", "--cores", "1", *preset_args(args.configfile, args.target)]
         base_cmd = [*SNAKEMAKE, "-n", "--cores", "1", "--workflow-profile", "none"]
         timed(wf_cmd, wd), timed(base_cmd, base)  # warm the page cache
         wf, bl = [], []
@@ -150,9 +154,11 @@ def main(argv=None) -> dict:
     wf_t, base_t = [t for t, _ in wf], [t for t, _ in bl]
     wf_mib, base_mib = max(m for _, m in wf), max(m for _, m in bl)
     result = {
-        "what": f"median wall time of an up-to-date `snakemake -n` ({preset} preset) vs the same "
-        "on a one-rule Snakefile, alternating, same Python",
+        "what": "median wall time of an up-to-date `snakemake -n` "
+        f"({' '.join([f'{preset} preset', *args.target])}) vs the same on a one-rule Snakefile, "
+        "alternating, same Python",
         "preset": preset,
+        "targets": args.target,
         "command": " ".join(["snakemake", *wf_cmd[3:]]),
         "reps": args.reps,
         "workflow_s": round(statistics.median(wf_t), 3),

@@ -20,7 +20,8 @@ ROW_COLUMNS = COLUMNS[1:]  # what a benchmark script writes; ``file`` is filled 
 TEXT_COLUMNS = [c for c in ROW_COLUMNS if c != "ratio"]
 # benchmarks/<script>.py writes benchmarks/results/<script>*.json; the rest are run.py's --name
 SCRIPTS = ("calibration_cutoff", "cold_run", "cuda_graph_check", "dryrun_overhead",
-           "hybrid_sweep", "if_rehearsal", "if_unet_step", "tune_class_cond")  # fmt: skip
+           "hybrid_sweep", "if_rehearsal", "if_unet_step", "startup_imports",
+           "tune_class_cond")  # fmt: skip
 
 
 def row_problem(r) -> str | None:
