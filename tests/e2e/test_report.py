@@ -539,7 +539,7 @@ def test_data_table_with_a_machine_column_is_grouped_by_machine(tmp_path):
     assert "| benchmark | ratio |\n| :--- | ---: |\n| **machine: box A" in md
     assert "| **machine: box B** |  |\n| cfg | 2 |" in md
     # a table without such a column is one untitled group, as before
-    assert report.layout_data({"columns": ["a"], "rows": [[1]]})["groups"] == [
+    assert report.display_data({"columns": ["a"], "rows": [[1]]})["groups"] == [
         {"title": None, "rows": [["1"]]}
     ]
 

@@ -264,7 +264,7 @@ def rotate_image(src: str | os.PathLike, dst: str | os.PathLike, turn: str = "ro
             out.save(tmp, format=fmt)
 
 
-def _layout_table(table: dict, out_dir: Path, results_dir: Path) -> dict:
+def _page_table(table: dict, out_dir: Path, results_dir: Path) -> dict:
     """Add display data to each cell: links relative to ``out_dir``, size, rotated copy."""
     ncells = max((len(r["cells"]) for r in table["rows"]), default=0)
     has_labels = any(r.get("label") for r in table["rows"])
@@ -306,7 +306,7 @@ def _layout_table(table: dict, out_dir: Path, results_dir: Path) -> dict:
     return {
         **table,
         "caption_html": inline_html(table.get("caption", "")),
-        "data": layout_data(data) if data is not None else None,
+        "data": display_data(data) if data is not None else None,
         "columns": columns,
         "label_header": label_header,
         "has_labels": has_labels,
@@ -561,7 +561,7 @@ def build_context(
         raise ValueError(f"table specs for sections missing from {sections_path}: {unknown}")
     order = [s["id"] for p in parts for s in p["sections"]]
     merged = sorted(merge_tables(specs), key=lambda t: order.index(t["section"]))  # stable
-    tables = [_layout_table(t, out_dir, results_dir) for t in merged]
+    tables = [_page_table(t, out_dir, results_dir) for t in merged]
     by_section: dict[str, list[dict]] = {}
     for t in tables:
         by_section.setdefault(t["section"], []).append(t)
@@ -663,7 +663,7 @@ def markdown_table(t: dict) -> str:
 GROUP_BY = ("machine",)
 
 
-def layout_data(data: dict) -> dict:
+def display_data(data: dict) -> dict:
     """Format the values of a ``data`` table; ``numeric`` flags columns of numbers only.
 
     ``groups``: [{"title", "rows"}]; one group with title None unless a column is named in

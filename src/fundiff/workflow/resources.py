@@ -6,9 +6,10 @@ count against ``--resources`` limits; on Slurm they become ``--cpus-per-task``, 
 ``--time`` of each job (snakemake-executor-plugin-slurm), and ``gpu`` becomes ``--gpus``.
 
 **Threads.** Never the whole ``--cores`` (on a cluster that is the sum over all jobs): a compute
-rule takes config ``threads_per_job`` at most (:func:`compute_threads`), the training and sampling
-rules the layout that the ``calibrate`` checkpoint measured within that cap, and the light rules
-(tables, plots, downloads, the report; ``localrules`` in the Snakefile) one thread.
+rule takes config ``threads_per_job`` (:func:`compute_threads`), a training job
+``partb.train_threads`` within that cap (fundiff.diffusion.settings.train_threads), and the light
+rules (tables, plots, downloads, the report; ``localrules`` in the Snakefile) one thread. All are
+fixed when the workflow is planned.
 
 **Memory and time.** The data is one file, ``resources.yaml`` beside this module (:data:`TABLE`;
 its header names the benchmark results each number comes from): per rule the measured peak
