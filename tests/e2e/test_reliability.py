@@ -13,31 +13,58 @@ import pytest
 import torch
 
 from fundiff.report.render import strip_run_info
-from tests.helpers.wall_time import mask_wall_times
 from tests.helpers.workflow import bare_python, copy_workflow, run_snakemake, without_pythonpath
 
 pytestmark = pytest.mark.e2e
 
+# Not compared: the browser test's screenshots and the native-report test's zip, which those
+# tests write into the shared tiny run (whether they are there depends on the order the tests ran).
+WRITTEN_BY_OTHER_TESTS = ("screenshot.png", "screenshot_small.png", "report.zip")
+
+
+def compared(path: Path) -> bool:
+    """Whether two cold runs must agree on ``path`` byte for byte: every result file except the
+    measured wall times, which live in files whose names contain "timing" (timing.json,
+    quality_timing.png, compare_<model>_timing.png ...), and files other tests add."""
+    name = path.name
+    return not (
+        name.startswith(".snakemake_timestamp")
+        or "timing" in name
+        or name in WRITTEN_BY_OTHER_TESTS
+    )
+
 
 def _digest_tree(root: Path) -> dict[str, bytes]:
-    """Every result file's bytes; the report's run-info block (wall times, date) is left out, and
-    so are the sampling seconds some tables measure (tests/helpers/wall_time.py)."""
+    """Every compared result file's bytes; the report's run-info block (per-rule wall times,
+    date, commit) is left out."""
     out = {}
     for p in sorted(root.rglob("*")):
-        if (
-            p.is_file()
-            and not p.name.startswith(".snakemake_timestamp")
-            and p.name
-            not in (
-                "screenshot.png",  # written into the shared tiny run by the browser test
-                "report.zip",  # written by the native-report test
-            )
-        ):
+        if p.is_file() and compared(p):
             data = p.read_bytes()
             if p.parent.name == "report" and p.suffix in (".html", ".md"):
                 data = strip_run_info(data.decode()).encode()
-            out[str(p.relative_to(root))] = mask_wall_times(p, data)
+            out[str(p.relative_to(root))] = data
     return out
+
+
+def test_only_timing_files_and_other_tests_files_are_skipped():
+    skipped = [
+        "results/beyond/samplers/class_cond/timing.json",
+        "results/beyond/samplers/class_cond/quality_timing.png",
+        "results/beyond/flow/compare_time_cond_timing.png",
+        "results/report/screenshot.png",
+        "results/report/screenshot_small.png",
+        "results/report.zip",
+    ]
+    kept = [
+        "results/beyond/samplers/class_cond/samplers.json",
+        "results/beyond/samplers/class_cond/ddim_20.npz",
+        "results/beyond/repaint/cost.json",
+        "results/report/index.html",
+        "results/report/screenshot_large.png",
+    ]
+    assert not any(compared(Path(p)) for p in skipped)
+    assert all(compared(Path(p)) for p in kept)
 
 
 def test_two_cold_runs_are_byte_identical(tiny_run, tmp_path):
