@@ -41,8 +41,8 @@ from _rows import add_rows, machine_text, row  # noqa: E402
 
 from fundiff.device import bf16_autocast_enabled, cpu_model_name  # noqa: E402
 from fundiff.diffusion import ddpm  # noqa: E402
+from fundiff.diffusion.cuda_graph import GraphedTrainStep  # noqa: E402
 from fundiff.diffusion.train import (  # noqa: E402
-    GraphedTrainStep,
     TrainConfig,
     autocast_for,
     build_training,

@@ -43,8 +43,9 @@ except ImportError:  # a bare GPU box: nothing here blurs, but fundiff.evaluatio
     ]
 
 from fundiff.data import to_uint8  # noqa: E402
+from fundiff.diffusion.checkpoint import load_model  # noqa: E402
 from fundiff.diffusion.sample import class_grid_labels, sample  # noqa: E402
-from fundiff.diffusion.train import TrainConfig, load_model, train  # noqa: E402
+from fundiff.diffusion.train import TrainConfig, train  # noqa: E402
 from fundiff.evaluation import classifier, metrics  # noqa: E402
 
 BASE = dict(hidden=32, batch_size=64, epochs=20, lr=2e-3, lr_decay_to=0.1, ema_decay=0.995)

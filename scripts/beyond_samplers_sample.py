@@ -5,8 +5,8 @@ samples go to one .npz per row, the measured wall times to their own file (timin
 from pathlib import Path
 
 from fundiff.device import calibrated, resolve_device, setup_torch
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.diffusion.ddpm import Schedule
-from fundiff.diffusion.train import load_model
 from fundiff.evaluation import samplers
 from fundiff.io import save_npz, write_json
 from fundiff.workflow.runner import run

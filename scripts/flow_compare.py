@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from fundiff.device import calibrated, resolve_device, setup_torch
-from fundiff.diffusion.train import load_model
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.evaluation import classifier, scores
 from fundiff.evaluation.flow_compare import COLUMNS, compare, effect, plot_timing
 from fundiff.io import save_npz, write_csv, write_json

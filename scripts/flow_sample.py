@@ -9,8 +9,8 @@ from fundiff import plotting as viz
 from fundiff.data import to_uint8
 from fundiff.device import calibrated, resolve_device, setup_torch
 from fundiff.diffusion import flow
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.diffusion.sample import class_grid_labels
-from fundiff.diffusion.train import load_model
 from fundiff.io import save_npz
 from fundiff.report.sections import table_title
 from fundiff.report.tables import cell, write_table

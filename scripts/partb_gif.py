@@ -7,9 +7,9 @@ import torch
 
 from fundiff import plotting as viz
 from fundiff.device import calibrated, resolve_device, setup_torch
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.diffusion.ddpm import Schedule
 from fundiff.diffusion.sample import sample
-from fundiff.diffusion.train import load_model
 from fundiff.report.tables import cell, write_table
 from fundiff.workflow.runner import run
 

