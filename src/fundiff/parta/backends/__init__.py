@@ -13,7 +13,9 @@ The sampling loops in :mod:`fundiff.parta.loops` only talk to a :class:`Backend`
 * ``upsample(x, prompts, ...)`` -> stage-II images, or None when the backend has no stage II
 
 ``load_backend(config)`` builds one from the plain-dict ``parta.backend`` config plus the paths
-the rule passes (``checkpoint`` for mnist, ``prompt_embeds`` for deepfloyd).
+the rule passes (``checkpoint`` for mnist, ``prompt_embeds`` for deepfloyd). Building one reads
+only the schedule and the image shape; the model (and the prompt cache, stage II) is loaded at
+its first use, so a step that never calls it (forward noising, the blur baseline) loads none.
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ def load_backend(config: dict, device: torch.device | str = "cpu", **paths) -> B
 
     mnist:     ``checkpoint=`` a class-conditioned epoch file written by Part B's training;
                ``config["bf16"]``: run the UNet under bf16 autocast (the measured sampling precision).
-    deepfloyd: ``prompt_embeds=`` the cache written by the ``encode_prompts`` rule; the model ids
-               (or local directories) come from ``config["stage1"]`` / ``config["stage2"]``.
+    deepfloyd: ``prompt_embeds=`` the cache written by the ``encode_prompts`` rule (left out by
+               the steps that encode no prompt); the model ids (or local directories) come
+               from ``config["stage1"]`` / ``config["stage2"]``.
     """
     name = config.get("name")
     if name not in BACKENDS:
