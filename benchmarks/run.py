@@ -91,7 +91,7 @@ def _digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 def ours_runner(cfg: TrainConfig, images, labels, device, steps: int, compile: str | None = None):
     """fundiff.diffusion.train's inner loop: data resident on the device, index gathers, channels_last,
     fused Adam + bf16 autocast on CUDA (as cfg says), no host sync inside the timed steps; with
-    ``cfg.cuda_graph`` each step is one CUDA-graph replay (fundiff.diffusion.train.GraphedTrainStep)."""
+    ``cfg.cuda_graph`` each step is one CUDA-graph replay (fundiff.diffusion.cuda_graph.GraphedTrainStep)."""
     x_all = (images.to(device, torch.float32) / 255.0).unsqueeze(1)
     y_all = labels.to(device)
     model, opt, _, ema, memory_format = build_training(cfg, device)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fundiff import device as dev
-from fundiff.diffusion import train
+from fundiff.diffusion import step_timing, train
 
 
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
@@ -69,7 +69,7 @@ def test_choose_fastest_picks_the_fastest_measured_precision():
         dev.choose_fastest([])
 
 
-def test_measure_layout_times_real_training_steps(tmp_path):
+def test_time_candidate_times_real_training_steps(tmp_path):
     """Two 1-thread worker processes train side by side: a positive total rate, also when the
     caller is a script run as __main__ (as Snakemake runs the calibration rule's script)."""
     import subprocess
@@ -77,16 +77,16 @@ def test_measure_layout_times_real_training_steps(tmp_path):
 
     cfg = train.TrainConfig(task="class", hidden=4, batch_size=8, epochs=1, lr=1e-3)
     for concurrent in (2, 1):
-        rate, full = train.measure_layout(cfg, threads=1, concurrent=concurrent)
+        rate, full = step_timing.time_candidate(cfg, threads=1, concurrent=concurrent)
         assert rate > 0 and full
         # a floor no warm-up reaches: the warm-up's rate, not timed in full (workers stop)
-        rate, full = train.measure_layout(cfg, threads=1, concurrent=concurrent, floor=1e12)
+        rate, full = step_timing.time_candidate(cfg, threads=1, concurrent=concurrent, floor=1e12)
         assert 0 < rate < 1e12 and not full
     script = tmp_path / "calibrate_like.py"
     script.write_text(
-        "from fundiff.diffusion import train\n"
+        "from fundiff.diffusion import step_timing, train\n"
         "cfg = train.TrainConfig(task='time', hidden=4, batch_size=8, epochs=1, lr=1e-3)\n"
-        "print(train.measure_layout(cfg, threads=1, concurrent=2)[0])\n"
+        "print(step_timing.time_candidate(cfg, threads=1, concurrent=2)[0])\n"
     )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=300, check=True)  # fmt: skip

@@ -28,7 +28,7 @@ from fundiff.parta.prompts import parse_prompt
 
 def read_checkpoint(path: Path) -> dict:
     """An epoch checkpoint's contents on the CPU (its configs), one line when unreadable; the
-    weights become a model only in :func:`fundiff.diffusion.train.load_model`."""
+    weights become a model only in :func:`fundiff.diffusion.checkpoint.load_model`."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
