@@ -133,6 +133,12 @@ def pa_model_inputs(wildcards=None):
     return {"prompt_embeds": f"{PA_DIR}/prompt_embeds.pt", "models": PA_MODELS}
 
 
+def pa_schedule_inputs(wildcards=None):
+    """What a backend reads for its schedule and image shape alone (A1.1, A1.2): mnist's
+    checkpoint folder, deepfloyd's fetched-models manifest."""
+    return {k: v for k, v in pa_model_inputs().items() if k in ("model", "models")}
+
+
 def pa_inputs(files):
     """Input function: the model + ``files(wildcards)`` (the images, from the layout)."""
     return lambda wildcards: {**pa_model_inputs(), **files(wildcards)}

@@ -88,7 +88,7 @@ rule parta_forward:
     input:
         unpack(
             lambda w: {
-                **{k: v for k, v in pa_model_inputs().items() if k in ("model", "models")},
+                **pa_schedule_inputs(),
                 **PA.image_inputs(PARTA["forward"]["image"], mask=False),
             }
         ),
@@ -147,7 +147,7 @@ use rule parta_forward as parta_one_step with:
     benchmark:
         "benchmarks/rules/parta_a1_3.tsv"
     resources:
-        **sized("parta_forward", gpu=True),
+        **sized("parta_one_step", gpu=True),
     params:
         device=config["device"],
         section="A1.3",

@@ -36,9 +36,10 @@ RENAMED = {f"sampling_gif_{m}": f"sampling_gif_{m}_20" for m in ("time_cond", "c
 
 
 def base_rule(rule: str) -> str:
-    """The rule whose `resources:` a ``use rule ... with:`` rule inherits."""
-    parent, _ = rule_blocks()[rule]
-    return base_rule(parent) if parent else rule
+    """The rule whose `resources:` a ``use rule ... with:`` rule inherits (itself when it
+    declares its own)."""
+    parent, body = rule_blocks()[rule]
+    return base_rule(parent) if parent and "resources:" not in body else rule
 
 
 @pytest.fixture(scope="module")

@@ -27,13 +27,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.full]  # a whole Slurm run: the full 
 GPU_RULES = {
     "calibrate", "train", "sample", "sampling_gif",
     "train_classifier", "eval_sample_cfg", "eval_sample_time", "eval_partb",
-    "parta_a0", "parta_forward", "parta_blur", "parta_one_step", "parta_iterative",
+    "parta_a0", "parta_one_step", "parta_iterative",
     "parta_sample", "parta_cfg", "parta_sdedit", "parta_inpaint", "parta_pair",
     "eval_parta_denoise", "eval_parta_illusions",
     "beyond_views_anagram", "beyond_views_judge", "beyond_repaint",  # X3, X4 (configs/tiny.yaml)
 }  # fmt: skip
 # ... the CPU-only cluster jobs ...
-CPU_RULES = {"denoise_test", "denoise_ood"}
+CPU_RULES = {"denoise_test", "denoise_ood", "parta_forward", "parta_blur"}  # A1.1/A1.2: no model
 # ... and the light rules, run on the submit host (localrules in the Snakefile).
 LOCAL_RULES = {
     "mnist", "noising_grid", "loss_curve", "parta_image", "parta_table", "report",
