@@ -67,6 +67,7 @@ def test_only_timing_files_and_other_tests_files_are_skipped():
     assert all(compared(Path(p)) for p in kept)
 
 
+@pytest.mark.full  # a second cold run: full tier (CI)
 def test_two_cold_runs_are_byte_identical(tiny_run, tmp_path):
     other = copy_workflow(tmp_path / "second")
     run_snakemake(other, "--cores", "2", "--configfile", "configs/tiny.yaml")
@@ -95,6 +96,7 @@ def _train_target(wd: Path) -> list[str]:
     ]
 
 
+@pytest.mark.full  # two trainings and a kill: full tier (CI)
 def test_hard_kill_then_rerun_resumes_bit_identical(tmp_path):
     ref = copy_workflow(tmp_path / "uninterrupted")
     (ref / "crash.yaml").write_text(CRASH_CONFIG)
