@@ -61,3 +61,15 @@ def job_notes(d: dict) -> list[str]:
         job = max(peaks, key=peaks.get)
         notes.append(f"largest job peak memory {peaks[job]:.0f} MB ({job})")
     return notes
+
+
+def print_and_write(result: dict, out: Path | None) -> dict:
+    """Print ``result`` as JSON and write it to ``out`` (folders made) when given."""
+    import json
+
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    return result

@@ -23,7 +23,6 @@ smaller DAG (e.g. ``--target results/data/mnist.pt`` checks the script in second
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -33,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _rows import add_rows, machine_text, row
+from _rows import add_rows, machine_text, print_and_write, row
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -173,12 +172,7 @@ def main(argv=None) -> dict:
         "machine": info,
     }
     add_rows(result, table_rows(result))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return result
+    return print_and_write(result, args.out)
 
 
 if __name__ == "__main__":

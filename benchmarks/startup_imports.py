@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _rows import add_rows, row
+from _rows import add_rows, print_and_write, row
 
 REPO = Path(__file__).resolve().parents[1]
 GLUE = "import fundiff.workflow.runner, fundiff.workflow.script"
@@ -166,12 +166,7 @@ def main(argv=None) -> dict:
             )
         ],
     )
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return result
+    return print_and_write(result, args.out)
 
 
 if __name__ == "__main__":
