@@ -106,6 +106,32 @@ def machine() -> dict:
     }
 
 
+def table_rows(result: dict) -> list[dict]:
+    """The report's row of one run: the glue's median after, the before/after ratio, and each
+    script's medians in the note."""
+    results, info = result["results"], result["machine"]
+    glue = results["glue"]
+    notes = [f"{result['code'].removeprefix('import ')}: {glue['before']['median_s']:.2f} s before"]
+    notes += [
+        f"{k}: {r['before']['median_s']:.2f} -> {r['after']['median_s']:.2f} s"
+        for k, r in results.items()
+        if k != "glue"
+    ]
+    if result.get("conditions"):
+        notes.append(result["conditions"])
+    return [
+        row(
+            "job start-up imports",
+            f"{info['cpu']}, {info['cpus']} cores",
+            "CPU",
+            "before vs after",
+            f"{glue['after']['median_s']:.2f} s",
+            result["ratio"],
+            "; ".join(notes),
+        )
+    ]
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", required=True, help="the commit before the change")
@@ -144,28 +170,7 @@ def main(argv=None) -> dict:
         "machine": info,
         "conditions": args.conditions,
     }
-    notes = [f"{GLUE.removeprefix('import ')}: {glue['before']['median_s']:.2f} s before"]
-    notes += [
-        f"{k}: {r['before']['median_s']:.2f} -> {r['after']['median_s']:.2f} s"
-        for k, r in results.items()
-        if k != "glue"
-    ]
-    if args.conditions:
-        notes.append(args.conditions)
-    add_rows(
-        result,
-        [
-            row(
-                "job start-up imports",
-                f"{info['cpu']}, {info['cpus']} cores",
-                "CPU",
-                "before vs after",
-                f"{glue['after']['median_s']:.2f} s",
-                round(ratio, 3),
-                "; ".join(notes),
-            )
-        ],
-    )
+    add_rows(result, table_rows(result))
     return print_and_write(result, args.out)
 
 
