@@ -107,7 +107,7 @@ rule flow_sample:
         epoch="[0-9]+",
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("flow_sample", gpu=True),
     params:
@@ -148,7 +148,7 @@ rule flow_compare:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("flow_compare", gpu=True),
     params:

@@ -32,7 +32,7 @@ rule beyond_repaint:
         "benchmarks/rules/beyond_repaint.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("beyond_repaint", gpu=True),
     params:

@@ -33,7 +33,7 @@ rule beyond_samplers_sample:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("beyond_samplers_sample", gpu=True),
     params:

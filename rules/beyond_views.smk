@@ -59,7 +59,7 @@ rule beyond_views_judge:
         "benchmarks/rules/beyond_views_judge.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("beyond_views_judge", gpu=True),
     params:

@@ -38,9 +38,10 @@ envvars:
 
 CALIBRATION = "results/partb/calibration.json"  # the measured precisions (rule calibrate)
 # Threads, fixed by the plan: a compute job takes config threads_per_job at most (locally
-# Snakemake lowers it to --cores), a training job partb.train_threads (settings.train_threads).
+# Snakemake lowers it to --cores), a training or sampling job partb.train_threads (settings).
 THREADS = resources.compute_threads(config)
 TRAIN_THREADS = settings.train_threads(config)
+SAMPLE_THREADS = settings.sample_threads(config)
 
 
 def script_lib(script):

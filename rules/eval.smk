@@ -41,7 +41,7 @@ rule eval_sample_time:
         "benchmarks/rules/eval_sample_time_cond.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("eval_sample_time", gpu=True),
     params:
@@ -72,7 +72,7 @@ rule eval_sample_cfg:
         "benchmarks/rules/eval_sample_class_cond_cfg.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("eval_sample_cfg", gpu=True),
     params:
@@ -155,7 +155,7 @@ rule eval_parta_denoise:
         "benchmarks/rules/eval_parta_denoise.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("eval_parta_denoise", gpu=True),
     params:
@@ -243,7 +243,7 @@ rule eval_parta_illusions:
         "benchmarks/rules/eval_parta_illusions.tsv"
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("eval_parta_illusions", gpu=True),
     params:

@@ -52,7 +52,7 @@ rule calibrate:
     params:
         amp_bf16=PARTB["amp_bf16"],
         sample_bf16=PARTB["sample_bf16"],
-        threads={"train": TRAIN_THREADS, "sample": THREADS},
+        threads={"train": TRAIN_THREADS, "sample": SAMPLE_THREADS},
         jobs=len(MODELS),
         train=settings.calibration_settings(config),
         device=config["device"],
@@ -214,7 +214,7 @@ rule sample:
         model="|".join(CONDITIONED),
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("sample", gpu=True),
     params:
@@ -251,7 +251,7 @@ rule sampling_gif:
         epoch="[0-9]+",
     conda:
         "../envs/fundiff.yaml"
-    threads: THREADS
+    threads: SAMPLE_THREADS
     resources:
         **sized("sampling_gif", gpu=True),
     params:

@@ -58,6 +58,13 @@ def train_threads(config: dict) -> int:
     return max(1, min(int(wanted), cap))
 
 
+def sample_threads(config: dict) -> int:
+    """Threads of one Part B sampling job (grids, GIFs, evaluation samples, the Part A model
+    jobs' metrics): as a training job's (:func:`train_threads`), so that on a CPU the many short
+    sampling jobs run side by side, one thread each, as the trainings do."""
+    return train_threads(config)
+
+
 def train_settings(config: dict, model: str) -> dict:
     """A model's configured training run (the fields of TrainConfig) with its planned threads;
     the precision is measured (rule calibrate) and added by the training job

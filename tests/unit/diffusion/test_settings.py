@@ -105,6 +105,7 @@ def test_train_threads_are_planned_from_the_config():
     capped = deep_merge(cfg, {"threads_per_job": 2, "partb": {"train_threads": 5}})
     assert settings.train_threads(capped) == 2
     assert settings.train_settings(capped, "class_cond")["threads"] == 2
+    assert settings.sample_threads(capped) == settings.train_threads(capped)
 
 
 def test_precision_is_read_from_the_calibration_and_appended_last(tmp_path):
