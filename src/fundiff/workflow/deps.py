@@ -20,6 +20,7 @@ from pathlib import Path
 PACKAGE = "fundiff"
 
 
+@functools.cache
 def _module_file(src: Path, dotted: str) -> Path | None:
     """The file of a ``fundiff`` module (``pkg/__init__.py`` for a package), or None."""
     parts = dotted.split(".")
@@ -30,6 +31,17 @@ def _module_file(src: Path, dotted: str) -> Path | None:
         if f.is_file():
             return f
     return None
+
+
+def _statements(body: list):
+    """Every statement in ``body``, nested ones included (an import is always a statement, so
+    expressions need not be visited: far fewer nodes than ``ast.walk``)."""
+    for node in body:
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
 
 
 def _dotted(src: Path, file: Path) -> str:
@@ -52,7 +64,7 @@ def _imported_modules(file: Path, src: Path) -> frozenset[str]:
     here = _dotted(src, file) if Path(file).is_relative_to(src) else ""
     is_pkg = Path(file).name == "__init__.py"
     out = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):

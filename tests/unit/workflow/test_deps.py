@@ -132,3 +132,28 @@ def test_every_script_rule_declares_its_own_scripts_library():
     assert len(scripts) >= 25
     wrong = {r: (s, libs[r]) for r, s in scripts.items() if libs[r] != s}
     assert not wrong, f"rules whose lib=script_lib(...) is missing or names another script: {wrong}"
+
+
+def test_imports_nested_in_any_statement_are_found(tmp_path):
+    """Imports inside functions, classes, if / try / except / finally / with / for / while and
+    match blocks all count (the statement walk visits every nested body)."""
+    src = tmp_path / "src"
+    pkg = src / "fundiff"
+    pkg.mkdir(parents=True)
+    names = [f"m{i}" for i in range(10)]
+    for n in ["__init__", *names]:
+        (pkg / f"{n}.py").write_text("")
+    (tmp_path / "script.py").write_text(
+        "def f():\n    import fundiff.m0\n"
+        "class C:\n    def g(self):\n        from fundiff import m1\n"
+        "if x:\n    pass\nelse:\n    import fundiff.m2\n"
+        "try:\n    import fundiff.m3\nexcept ImportError:\n    import fundiff.m4\n"
+        "finally:\n    import fundiff.m5\n"
+        "with open('a') as f:\n    import fundiff.m6\n"
+        "for i in []:\n    import fundiff.m7\n"
+        "while False:\n    import fundiff.m8\n"
+        "match x:\n    case 1:\n        import fundiff.m9\n"
+        "'''from fundiff import not_a_module'''\n"
+    )
+    found = imported_modules(tmp_path / "script.py", src)
+    assert found == {f"fundiff.{n}" for n in names}
