@@ -54,7 +54,7 @@ def save_image(x: torch.Tensor, path, value_range=(0.0, 1.0), upscale: int = 1) 
 
 def grid(images: torch.Tensor, nrow: int, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
     """make_grid over (N, C, H, W) images in [0, 1]."""
-    from torchvision.utils import make_grid  # here: importing torchvision costs a job ~2 s
+    from torchvision.utils import make_grid  # here: importing torchvision is slow
 
     return make_grid(
         images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=pad_value

@@ -125,7 +125,7 @@ BORDER = 4  # MNIST digits are centred in a 20 x 20 box: the outer 4 pixels are 
 
 def background_intensity(images) -> float:
     """Mean absolute intensity in [0, 1] of the ``BORDER``-pixel frame of 28 x 28 digits (uint8
-    0-255 or float 0-1, (N, 28, 28) or (N, 1, 28, 28)). Real MNIST is ~0.01 there; sampler
+    0-255 or float 0-1, (N, 28, 28) or (N, 1, 28, 28)). Real MNIST is close to 0 there; sampler
     grain raises it."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()

@@ -57,7 +57,7 @@ def forward(backend: Backend, x_0: torch.Tensor, t: int, generator: torch.Genera
 
 def blur_denoise(x_t: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
     """Classical baseline: a Gaussian blur (torchvision)."""
-    from torchvision.transforms.functional import gaussian_blur  # here: a ~2 s import
+    from torchvision.transforms.functional import gaussian_blur  # here: a slow import
 
     return gaussian_blur(x_t, [kernel_size, kernel_size], [sigma, sigma])
 
