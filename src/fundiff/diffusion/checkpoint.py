@@ -38,6 +38,23 @@ def save_epoch(work_dir: Path, epoch: int, cfg, model: UNet, weights: dict, fact
     )
 
 
+def read_epoch(
+    path: str | Path, device: torch.device | str = "cpu", need: tuple[str, ...] = ("model_config",)
+) -> dict:
+    """An epoch file's contents (the ``need`` keys checked), one line when it is unreadable or
+    not one of ours; :func:`load_model` builds the UNet from it."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and rerun the "
+            "training rule"
+        ) from None
+    if not isinstance(ckpt, dict) or not set(need) <= ckpt.keys():
+        raise CheckpointError(f"{path}: not a fundiff checkpoint (no {'/'.join(need)})")
+    return ckpt
+
+
 def load_model(
     path: str | Path, device: torch.device | str = "cpu", expect: dict | None = None
 ) -> UNet:
@@ -47,15 +64,7 @@ def load_model(
     architecture; a mismatch is one clear error rather than a wall of missing keys.
     """
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and rerun the "
-            "training rule"
-        ) from None
-    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path}: not a fundiff checkpoint (no model_config/state_dict)")
+    ckpt = read_epoch(path, device, need=("model_config", "state_dict"))
     for key, want in (expect or {}).items():
         got = ckpt["model_config"].get(key)
         if got != want:

@@ -18,27 +18,12 @@ from pathlib import Path
 
 import torch
 
-from fundiff.diffusion.checkpoint import load_model
+from fundiff.diffusion.checkpoint import load_model, read_epoch
 from fundiff.diffusion.ddpm import Schedule
 from fundiff.diffusion.unet import forward_chunked
 from fundiff.errors import CheckpointError
 from fundiff.parta import loops
 from fundiff.parta.prompts import parse_prompt
-
-
-def read_checkpoint(path: Path) -> dict:
-    """An epoch checkpoint's contents on the CPU (its configs), one line when unreadable; the
-    weights become a model only in :func:`fundiff.diffusion.checkpoint.load_model`."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and rerun the "
-            "training rule"
-        ) from None
-    if not isinstance(ckpt, dict) or not {"config", "model_config"} <= ckpt.keys():
-        raise CheckpointError(f"{path}: not a fundiff checkpoint (no config/model_config)")
-    return ckpt
 
 
 class MnistBackend:
@@ -49,7 +34,7 @@ class MnistBackend:
     def __init__(self, checkpoint: str | Path, device: torch.device, bf16: bool = False):
         self.checkpoint, self.device = Path(checkpoint), torch.device(device)
         self.bf16 = bf16  # UNet under bf16 autocast (the calibration rule measured it faster)
-        ckpt = read_checkpoint(self.checkpoint)
+        ckpt = read_epoch(self.checkpoint, need=("config", "model_config"))
         if not ckpt["model_config"].get("num_classes"):
             raise CheckpointError(f"{checkpoint}: Part A needs the class-conditioned model")
         cfg = ckpt["config"]
