@@ -1,8 +1,8 @@
 """The measured precision (rule calibrate, results/partb/calibration.json): whether training and
 sampling run in fp32 or under bf16 autocast, chosen by timing on this machine.
 
-Threads are not measured: the plan fixes them (fundiff.diffusion.settings.train_threads for the
-trainings, threads_per_job for the sampling jobs), so a dry run shows every job as it will run and
+Threads are not measured: the plan fixes them (fundiff.diffusion.settings.train_threads and
+sample_threads), so a dry run shows every job as it will run and
 the measurement never re-plans the workflow. The calibration times each precision at those threads:
 a few real steps of the largest configured Part B model (training: as many copies side by side as
 trainings will run at once), or UNet forwards of one row chunk (sampling, partb.sample_bf16: auto);

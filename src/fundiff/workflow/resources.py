@@ -6,7 +6,7 @@ count against ``--resources`` limits; on Slurm they become ``--cpus-per-task``, 
 ``--time`` of each job (snakemake-executor-plugin-slurm), and ``gpu`` becomes ``--gpus``.
 
 **Threads.** Never the whole ``--cores`` (on a cluster that is the sum over all jobs): a compute
-rule takes config ``threads_per_job`` (:func:`compute_threads`), a training job
+rule takes config ``threads_per_job`` (:func:`compute_threads`), a training or sampling job
 ``partb.train_threads`` within that cap (fundiff.diffusion.settings.train_threads), and the light
 rules (tables, plots, downloads, the report; ``localrules`` in the Snakefile) one thread. All are
 fixed when the workflow is planned.
@@ -35,9 +35,8 @@ import yaml
 
 TABLE = Path(__file__).with_name("resources.yaml")
 MEM_HEADROOM = 1.5  # x the measured peak
-TIME_HEADROOM = (
-    4.0  # x the measured wall time: a cluster's CPUs may be slower than the measuring one
-)
+# x the measured wall time: a cluster's CPUs may be slower than the measuring one
+TIME_HEADROOM = 4.0
 MIN_MEM_MB = 1000
 MIN_MINUTES = 5
 _RULE_KEYS = {"peak_mb", "seconds", "loads_mnist", "gpu_minutes", "deepfloyd"}
