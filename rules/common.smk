@@ -140,9 +140,10 @@ def pa_schedule_inputs(wildcards=None):
     return {k: v for k, v in pa_model_inputs().items() if k in ("model", "models")}
 
 
-def pa_inputs(files):
-    """Input function: the model + ``files(wildcards)`` (the images, from the layout)."""
-    return lambda wildcards: {**pa_model_inputs(), **files(wildcards)}
+def pa_inputs(files, model=pa_model_inputs):
+    """Input function: the model (``model()``: pa_model_inputs, or pa_schedule_inputs for the
+    steps that never call it) + ``files(wildcards)`` (the images, from the layout)."""
+    return lambda wildcards: {**model(), **files(wildcards)}
 
 
 def pa_pair_param(key):

@@ -87,10 +87,10 @@ rule parta_forward:
     and take neither the prompt cache nor the measured sampling precision."""
     input:
         unpack(
-            lambda w: {
-                **pa_schedule_inputs(),
-                **PA.image_inputs(PARTA["forward"]["image"], mask=False),
-            }
+            pa_inputs(
+                lambda w: PA.image_inputs(PARTA["forward"]["image"], mask=False),
+                pa_schedule_inputs,
+            )
         ),
         lib=script_lib("parta_noisy"),
     output:
